@@ -1,0 +1,861 @@
+"""Données d'activité du centre : lecture tolérante des exports, validation, rejets comptés.
+
+Contrat (``../shared/DESIGN.md``) : un dossier de CSV ou un classeur ``.xlsx`` avec les tables
+``actions``, ``seances``, ``participations`` et ``demandes``. Les lignes sont numérotées comme
+l'utilisateur les voit dans Excel (en-tête = ligne 1).
+
+La validation colonne par colonne est déclarée avec pandera (schéma par table, contrôles
+vectorisés, tous les écarts collectés en une passe avec ``lazy=True``) ; les contrôles qui
+croisent plusieurs colonnes ou la géographie (distanciel, coordonnées dans le département,
+dates hors de l'année) sont faits à côté, de façon vectorisée, et produisent les mêmes
+enregistrements de problèmes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import shapely
+from pyproj import Transformer
+
+from .erreurs import ErreurDonnees
+from .referentiel import CRS_CALCUL, Referentiel, charger_referentiel
+from .territoires import COMMUNES_FUSIONNEES
+from .vocabulaires import VOCABULAIRES, normaliser_vocabulaire, suggerer
+
+__all__ = ["Activite", "CONTRAT", "lire_activite", "chemin_donnees_annee"]
+
+TABLES = ("actions", "seances", "participations", "demandes")
+COLONNES_PROBLEMES = [
+    "table",
+    "fichier",
+    "ligne",
+    "colonne",
+    "valeur",
+    "gravite",
+    "message",
+    "correction",
+]
+FICHIER_DEMONSTRATION = "demonstration.json"
+
+
+@dataclass(frozen=True)
+class _Colonne:
+    nom: str
+    format: str
+    requise: bool = True
+    obligatoire: bool = False
+    unique: bool = False
+    vocabulaire: str | None = None
+    reference: tuple[str, str] | None = None
+    defaut: str = ""
+
+
+CONTRAT: dict[str, tuple[_Colonne, ...]] = {
+    "actions": (
+        _Colonne("id_action", "identifiant", obligatoire=True, unique=True),
+        _Colonne("intitule", "texte", obligatoire=True),
+        _Colonne("axe", "vocabulaire", obligatoire=True, vocabulaire="axe"),
+        _Colonne("thematique", "vocabulaire", obligatoire=True, vocabulaire="thematique"),
+        _Colonne("format", "vocabulaire", obligatoire=True, vocabulaire="format"),
+        _Colonne("partenaires", "texte", requise=False),
+    ),
+    "seances": (
+        _Colonne("id_seance", "identifiant", obligatoire=True, unique=True),
+        _Colonne("id_action", "identifiant", obligatoire=True, reference=("actions", "id_action")),
+        _Colonne("date", "date", obligatoire=True),
+        _Colonne("demi_journees", "entier", requise=False, defaut="1"),
+        _Colonne("code_commune", "commune"),
+        _Colonne("lieu", "texte", requise=False),
+        _Colonne("latitude", "decimal", requise=False),
+        _Colonne("longitude", "decimal", requise=False),
+        _Colonne("distanciel", "booleen", requise=False, defaut="non"),
+    ),
+    "participations": (
+        _Colonne("id_seance", "identifiant", obligatoire=True, reference=("seances", "id_seance")),
+        _Colonne("public", "vocabulaire", obligatoire=True, vocabulaire="public"),
+        _Colonne("code_commune_origine", "commune", requise=False),
+        _Colonne("departement_origine", "departement", requise=False),
+        _Colonne("nombre", "entier", obligatoire=True),
+    ),
+    "demandes": (
+        _Colonne("id_demande", "identifiant", obligatoire=True, unique=True),
+        _Colonne("date", "date", obligatoire=True),
+        _Colonne("type_demandeur", "vocabulaire", obligatoire=True, vocabulaire="type_demandeur"),
+        _Colonne("code_commune", "commune", requise=False),
+        _Colonne("siren_epci", "siren", requise=False),
+        _Colonne("departement", "departement", requise=False),
+        _Colonne("thematique", "vocabulaire", obligatoire=True, vocabulaire="thematique"),
+        _Colonne("objet", "texte", requise=False),
+    ),
+}
+# Colonnes lues mais jamais copiées dans une sortie.
+COLONNES_PRIVEES = {"demandes": ("objet",)}
+
+_VRAI = {"oui", "o", "1", "vrai", "true", "x", "yes", "y"}
+_FAUX = {"non", "n", "0", "faux", "false", "no", ""}
+_MOTIF_COMMUNE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
+_MOTIF_DEPARTEMENT = re.compile(r"^(?:0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-6]|autre)$")
+
+
+@dataclass(frozen=True)
+class Activite:
+    """Tables d'activité validées et typées, avec les problèmes et les rejets.
+
+    Attributes
+    ----------
+    actions, seances, participations, demandes : pandas.DataFrame
+        Tables typées (codes INSEE en chaînes, dates en ``datetime64``, vocabulaires en codes).
+    problemes : pandas.DataFrame
+        Tous les problèmes (erreurs et avertissements) : table, fichier, ligne, colonne, valeur,
+        gravité, message, correction.
+    rejets : pandas.DataFrame
+        Lignes écartées en mode tolérant, avec leur motif (vide en mode strict).
+    bilan : pandas.DataFrame
+        Par table : lignes lues, gardées, écartées ; participations lues, gardées, écartées.
+    source : str
+        Chemin lu.
+    demonstration : bool
+        Vrai pour le jeu de démonstration (données illustratives).
+    """
+
+    actions: pd.DataFrame
+    seances: pd.DataFrame
+    participations: pd.DataFrame
+    demandes: pd.DataFrame
+    problemes: pd.DataFrame
+    rejets: pd.DataFrame
+    bilan: pd.DataFrame
+    source: str
+    demonstration: bool
+
+    @property
+    def nombre_erreurs(self) -> int:
+        """Nombre de problèmes de gravité « erreur »."""
+        return int((self.problemes["gravite"] == "erreur").sum())
+
+    @property
+    def nombre_avertissements(self) -> int:
+        """Nombre de problèmes de gravité « avertissement »."""
+        return int((self.problemes["gravite"] == "avertissement").sum())
+
+    def resume(self) -> str:
+        """Résumé en français : bilan par table et problèmes par type."""
+        lignes = [f"Données : {self.source}" + (" (jeu de démonstration)" if self.demonstration else "")]
+        lignes.append(self.bilan.to_string(index=False))
+        if len(self.problemes):
+            comptes = (
+                self.problemes.groupby(["gravite", "table", "message"], sort=True)
+                .size()
+                .rename("nombre")
+                .reset_index()
+            )
+            comptes["message"] = comptes["message"].str.slice(0, 70)
+            lignes.append("Problèmes :")
+            lignes.append(comptes.to_string(index=False))
+        lignes.append(f"{self.nombre_erreurs} erreur(s), {self.nombre_avertissements} avertissement(s).")
+        return "\n".join(lignes)
+
+
+def chemin_donnees_annee(donnees: str | Path, annee: int) -> Path | None:
+    """Trouve les données d'une année dans un dossier de données.
+
+    Cherche ``DONNEES/<annee>/`` puis ``DONNEES/activite_<annee>.xlsx`` ; sinon ``DONNEES``
+    lui-même s'il contient directement les tables ; ``None`` si rien ne correspond.
+    """
+    racine = Path(donnees)
+    for candidat in (racine / str(annee), racine / f"activite_{annee}.xlsx"):
+        if candidat.exists():
+            return candidat
+    if racine.suffix.lower() == ".xlsx" or (racine / "actions.csv").is_file():
+        return racine
+    return None
+
+
+def lire_activite(
+    source: str | Path,
+    *,
+    annee: int | None = None,
+    tolerant: bool = False,
+    referentiel: Referentiel | str | Path | None = None,
+) -> Activite:
+    """Lit, valide et type les données d'activité d'un dossier CSV ou d'un classeur ``.xlsx``.
+
+    Parameters
+    ----------
+    source : str or Path
+        Dossier contenant ``actions.csv``, ``seances.csv``, ``participations.csv``,
+        ``demandes.csv``, ou classeur ``.xlsx`` dont les feuilles portent ces noms.
+    annee : int, optional
+        Année attendue : une date hors de cette année donne un avertissement.
+    tolerant : bool
+        ``False`` (défaut) : toute erreur arrête la lecture (``ErreurDonnees`` avec la liste
+        complète). ``True`` : les lignes en erreur sont écartées (``rejets``) et le reste suit.
+    referentiel : Referentiel or path, optional
+        Référentiel chargé, ou dossier du référentiel installé (défaut : celui du projet).
+
+    Returns
+    -------
+    Activite
+
+    Raises
+    ------
+    ErreurDonnees
+        Structure illisible (table ou colonne requise absente) dans tous les modes ; toute
+        erreur en mode strict. ``erreur.problemes`` porte la liste complète.
+    """
+    if not isinstance(referentiel, Referentiel):
+        referentiel = charger_referentiel(None, referentiel)
+    chemin = Path(source)
+    brutes, problemes = _lire_sources(chemin)
+    _controler_structure(brutes, problemes)
+    normalisees = {t: _normaliser(t, brutes[t], referentiel, problemes) for t in TABLES}
+    for table in TABLES:
+        _valider_colonnes(table, normalisees, brutes[table], referentiel, problemes)
+    _controles_croises(normalisees, brutes, referentiel, annee, problemes)
+    tableau_problemes = _tableau_problemes(problemes)
+
+    erreurs = tableau_problemes[tableau_problemes["gravite"] == "erreur"]
+    if len(erreurs) and not tolerant:
+        raise ErreurDonnees(
+            f"{len(erreurs)} erreur(s) dans {chemin} (détail dans .problemes ; "
+            "corrigez-les ou relancez en mode tolérant pour écarter les lignes) :\n" + _apercu(erreurs),
+            tableau_problemes,
+        )
+    gardees, rejets = _ecarter(normalisees, brutes, erreurs)
+    typees = {t: _typer(t, gardees[t]) for t in TABLES}
+    return Activite(
+        **typees,
+        problemes=tableau_problemes,
+        rejets=rejets,
+        bilan=_bilan(normalisees, gardees, rejets),
+        source=str(chemin),
+        demonstration=_est_demonstration(chemin),
+    )
+
+
+# --------------------------------------------------------------------------- lecture
+
+
+@dataclass
+class _Brute:
+    table: str
+    fichier: str
+    donnees: pd.DataFrame  # chaînes, index = position ; ligne utilisateur = index + 2
+
+
+def _lire_sources(chemin: Path) -> tuple[dict[str, _Brute], list[dict]]:
+    problemes: list[dict] = []
+    if chemin.is_file() and chemin.suffix.lower() in (".xlsx", ".xlsm"):
+        return _lire_classeur(chemin, problemes), problemes
+    if not chemin.is_dir():
+        raise ErreurDonnees(
+            f"Données introuvables : {chemin}. Donnez un dossier de fichiers CSV (actions.csv, "
+            "seances.csv, participations.csv, demandes.csv) ou un classeur .xlsx."
+        )
+    brutes = {}
+    absentes = []
+    for table in TABLES:
+        fichier = chemin / f"{table}.csv"
+        if not fichier.is_file():
+            absentes.append(fichier.name)
+            continue
+        brutes[table] = _Brute(table, fichier.name, _lire_csv(fichier))
+    if absentes:
+        raise ErreurDonnees(
+            f"Fichier(s) absent(s) dans {chemin} : {', '.join(absentes)}. Le dossier doit "
+            "contenir les quatre tables du contrat (voir data/README.md)."
+        )
+    return brutes, problemes
+
+
+def _lire_csv(fichier: Path) -> pd.DataFrame:
+    octets = fichier.read_bytes()
+    try:
+        texte = octets.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        texte = octets.decode("cp1252", errors="replace")
+    premiere = texte.split("\n", 1)[0]
+    separateur = max((";", ",", "\t"), key=premiere.count)
+    try:
+        table = pd.read_csv(
+            io.StringIO(texte),
+            sep=separateur,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            engine="c",
+        )
+    except pd.errors.ParserError as erreur:
+        raise ErreurDonnees(
+            f"{fichier.name} : fichier CSV illisible ({erreur}). Vérifiez le séparateur "
+            "(« ; » ou « , ») et les guillemets."
+        ) from erreur
+    table.columns = [str(c).strip().lstrip("\ufeff") for c in table.columns]
+    return table
+
+
+def _lire_classeur(chemin: Path, problemes: list[dict]) -> dict[str, _Brute]:
+    try:
+        feuilles = pd.read_excel(chemin, sheet_name=None, dtype=str, keep_default_na=False)
+    except Exception as erreur:  # openpyxl : fichiers corrompus de formes variées
+        raise ErreurDonnees(f"Classeur illisible : {chemin.name} ({erreur}).") from erreur
+    absentes = [t for t in TABLES if t not in feuilles]
+    if absentes:
+        raise ErreurDonnees(
+            f"Feuille(s) absente(s) dans {chemin.name} : {', '.join(absentes)}. Le classeur doit "
+            f"avoir les feuilles {', '.join(TABLES)} (feuilles présentes : {', '.join(feuilles)})."
+        )
+    for nom in feuilles:
+        if nom not in TABLES and not nom.startswith("_"):
+            problemes.append(
+                _probleme(
+                    "classeur",
+                    chemin.name,
+                    None,
+                    None,
+                    nom,
+                    "avertissement",
+                    f"feuille « {nom} » hors contrat ignorée",
+                    "Renommez-la avec un « _ » initial pour la garder sans avertissement.",
+                )
+            )
+    brutes = {}
+    for table in TABLES:
+        donnees = feuilles[table].copy()
+        donnees.columns = [str(c).strip() for c in donnees.columns]
+        brutes[table] = _Brute(table, f"{chemin.name}, feuille {table}", donnees.fillna("").astype(str))
+    return brutes
+
+
+def _controler_structure(brutes: dict[str, _Brute], problemes: list[dict]) -> None:
+    structure: list[dict] = []
+    for table, brute in brutes.items():
+        attendues = {c.nom for c in CONTRAT[table]}
+        for colonne in CONTRAT[table]:
+            if colonne.requise and colonne.nom not in brute.donnees.columns:
+                structure.append(
+                    _probleme(
+                        table,
+                        brute.fichier,
+                        1,
+                        colonne.nom,
+                        "",
+                        "erreur",
+                        f"colonne requise « {colonne.nom} » absente",
+                        f"Ajoutez la colonne « {colonne.nom} » (nom exact) à la ligne d'en-tête.",
+                    )
+                )
+        for colonne in brute.donnees.columns:
+            if colonne not in attendues:
+                problemes.append(
+                    _probleme(
+                        table,
+                        brute.fichier,
+                        1,
+                        colonne,
+                        "",
+                        "avertissement",
+                        f"colonne « {colonne} » hors contrat ignorée (jamais copiée dans les sorties)",
+                        "Rien à faire, ou retirez la colonne de l'export.",
+                    )
+                )
+        vides = brute.donnees.apply(lambda s: s.str.strip() == "").all(axis=1)
+        brute.donnees = brute.donnees[~vides]
+    if structure:
+        tableau = _tableau_problemes(structure + problemes)
+        raise ErreurDonnees("Structure des données non conforme au contrat :\n" + _apercu(tableau), tableau)
+
+
+# --------------------------------------------------------------------------- normalisation
+
+
+def _normaliser(table: str, brute: _Brute, referentiel: Referentiel, problemes) -> pd.DataFrame:
+    donnees = pd.DataFrame(index=brute.donnees.index)
+    for colonne in CONTRAT[table]:
+        if colonne.nom in brute.donnees.columns:
+            valeurs = brute.donnees[colonne.nom].astype(str).str.strip()
+        else:
+            valeurs = pd.Series(colonne.defaut, index=brute.donnees.index, dtype=object)
+        if colonne.format == "commune":
+            valeurs = _reparer_communes(valeurs, brute, colonne.nom, referentiel, problemes)
+        elif colonne.format == "departement":
+            valeurs = valeurs.map(_normaliser_code_departement)
+        donnees[colonne.nom] = valeurs.astype(object)
+    return donnees
+
+
+def _normaliser_code_departement(valeur: str) -> str:
+    texte = valeur.strip()
+    if texte.lower() in ("autre", "autres", "hors territoire"):
+        return "autre"
+    if texte.isdigit() and len(texte) == 1:
+        return "0" + texte
+    if texte.isdigit() and len(texte) == 3 and texte.startswith("0"):
+        return texte[1:]
+    return texte.upper()
+
+
+def _reparer_communes(valeurs: pd.Series, brute: _Brute, colonne: str, referentiel, problemes):
+    reparations: dict[str, tuple[str, str]] = {}
+    for valeur in pd.unique(valeurs):
+        code = valeur.upper().removesuffix(".0")
+        motif = ""
+        if re.fullmatch(r"\d{4}", code):
+            # Seul un code 0XXXX (départements 01 à 09) perd un chiffre : la réparation est sûre.
+            code, motif = "0" + code, "zéro initial perdu (Excel) : code complété"
+        if code in COMMUNES_FUSIONNEES:
+            ancien, code = code, COMMUNES_FUSIONNEES[code]
+            motif = f"commune fusionnée : {ancien} remplacé par {code} (COG 2024)"
+        if code != valeur:
+            reparations[valeur] = (code, motif)
+    if not reparations:
+        return valeurs
+    nouvelles = valeurs.map(lambda v: reparations[v][0] if v in reparations else v)
+    for valeur, (code, motif) in reparations.items():
+        if not motif:
+            continue
+        for index in valeurs.index[valeurs == valeur]:
+            problemes.append(
+                _probleme(
+                    brute.table,
+                    brute.fichier,
+                    index + 2,
+                    colonne,
+                    valeur,
+                    "avertissement",
+                    f"{motif} ({valeur} → {code})",
+                    "Corrigez la cellule (format Texte dans Excel) pour faire disparaître l'avertissement.",
+                )
+            )
+    return nouvelles
+
+
+# --------------------------------------------------------------------------- validation (pandera)
+
+
+def _valider_colonnes(table, normalisees, brute: _Brute, referentiel, problemes) -> None:
+    donnees = normalisees[table]
+    schema = _schema(table, normalisees, referentiel)
+    try:
+        schema.validate(donnees, lazy=True)
+    except pa.errors.SchemaErrors as erreurs:
+        cas = erreurs.failure_cases
+        cas = cas[cas["index"].notna()]
+        for colonne, controle, index in zip(cas["column"], cas["check"], cas["index"], strict=True):
+            index = int(index)
+            valeur_brute = brute.donnees.at[index, colonne] if colonne in brute.donnees.columns else ""
+            message, correction = _message(
+                table, colonne, controle, donnees.at[index, colonne], donnees, index
+            )
+            problemes.append(
+                _probleme(
+                    table, brute.fichier, index + 2, colonne, valeur_brute, "erreur", message, correction
+                )
+            )
+
+
+def _schema(table: str, normalisees: dict, referentiel: Referentiel) -> pa.DataFrameSchema:
+    colonnes = {}
+    for colonne in CONTRAT[table]:
+        controles = []
+        if colonne.obligatoire:
+            controles.append(pa.Check(lambda s: s != "", name="obligatoire"))
+        controles += _controles_format(colonne, normalisees, referentiel)
+        colonnes[colonne.nom] = pa.Column(
+            checks=controles, unique=colonne.unique, nullable=False, coerce=False
+        )
+    return pa.DataFrameSchema(colonnes, strict=False, name=table)
+
+
+def _controles_format(colonne: _Colonne, normalisees, referentiel) -> list[pa.Check]:
+    vide = lambda s: s == ""  # noqa: E731 - utilisé par chaque contrôle
+    f = colonne.format
+    if f == "vocabulaire":
+        nom = colonne.vocabulaire
+        return [pa.Check(lambda s: vide(s) | normaliser_vocabulaire(s, nom).notna(), name="vocabulaire")]
+    if f == "date":
+        return [pa.Check(lambda s: vide(s) | _dates(s).notna(), name="date")]
+    if f == "entier":
+        return [
+            pa.Check(lambda s: vide(s) | _decimaux(s).notna(), name="nombre"),
+            pa.Check(lambda s: ~(_decimaux(s) < 0), name="negatif"),
+            pa.Check(lambda s: ~((_decimaux(s) % 1).fillna(0) != 0), name="entier"),
+        ]
+    if f == "decimal":
+        return [pa.Check(lambda s: vide(s) | _decimaux(s).notna(), name="nombre")]
+    if f == "booleen":
+        return [pa.Check(lambda s: s.str.lower().isin(_VRAI | _FAUX), name="booleen")]
+    if f == "commune":
+        connues = referentiel.codes_communes
+        couverts = set(referentiel.departements_demandes)
+        return [
+            pa.Check(lambda s: vide(s) | s.str.fullmatch(_MOTIF_COMMUNE.pattern), name="format_commune"),
+            pa.Check(
+                lambda s: (
+                    vide(s)
+                    | s.isin(connues)
+                    | ~_departement_de(s).isin(couverts)
+                    | ~s.str.fullmatch(_MOTIF_COMMUNE.pattern)
+                ),
+                name="commune_inconnue",
+            ),
+        ]
+    if f == "departement":
+        return [pa.Check(lambda s: vide(s) | s.str.fullmatch(_MOTIF_DEPARTEMENT.pattern), name="departement")]
+    if f == "siren":
+        return [pa.Check(lambda s: vide(s) | s.str.fullmatch(r"\d{9}"), name="siren")]
+    if colonne.reference:
+        table_ref, colonne_ref = colonne.reference
+        connus = set(normalisees[table_ref][colonne_ref])
+        return [pa.Check(lambda s: vide(s) | s.isin(connus), name="reference")]
+    return []
+
+
+def _message(table, colonne, controle, valeur, donnees, index) -> tuple[str, str]:
+    if controle == "obligatoire":
+        return "valeur manquante", f"Remplissez « {colonne} »."
+    if controle == "field_uniqueness":
+        return (
+            f"identifiant « {valeur} » en double",
+            "Chaque ligne doit avoir un identifiant unique : renumérotez ou supprimez le doublon.",
+        )
+    if controle == "vocabulaire":
+        nom = next(c.vocabulaire for c in CONTRAT[table] if c.nom == colonne)
+        proche = suggerer(valeur, nom)
+        conseil = f" Vouliez-vous dire « {proche} » ?" if proche else ""
+        return (
+            f"valeur « {valeur} » hors du vocabulaire « {nom} »",
+            f"Utilisez un code ou un libellé de la liste (data/README.md).{conseil}",
+        )
+    if controle == "date":
+        return f"date illisible « {valeur} »", "Écrivez la date JJ/MM/AAAA ou AAAA-MM-JJ."
+    if controle == "nombre":
+        return f"nombre illisible « {valeur} »", "Écrivez un nombre (virgule ou point décimal)."
+    if controle == "negatif":
+        return f"nombre négatif « {valeur} »", "Un effectif ou un nombre de demi-journées est ≥ 0."
+    if controle == "entier":
+        return f"nombre non entier « {valeur} »", "Écrivez un nombre entier (personnes, demi-journées)."
+    if controle == "booleen":
+        return f"valeur « {valeur} » non reconnue (oui/non attendu)", "Écrivez oui ou non."
+    if controle == "format_commune":
+        return (
+            f"code commune INSEE invalide « {valeur} »",
+            "Un code INSEE a 5 caractères (ex. 95018, 2A004) ; ce n'est pas le code postal.",
+        )
+    if controle == "commune_inconnue":
+        return (
+            f"commune « {valeur} » inconnue du COG 2024",
+            "Vérifiez le code INSEE (et non postal) de la commune dans le COG 2024.",
+        )
+    if controle == "departement":
+        return (
+            f"département « {valeur} » invalide",
+            "Écrivez un code de département (78, 92, 95, 2A…) ou « autre ».",
+        )
+    if controle == "siren":
+        return f"SIREN « {valeur} » invalide", "Un SIREN d'EPCI a 9 chiffres."
+    if controle == "reference":
+        cible = next(c.reference for c in CONTRAT[table] if c.nom == colonne)
+        return (
+            f"« {valeur} » absent de {cible[0]}.{cible[1]}",
+            f"Ajoutez la ligne correspondante dans {cible[0]} ou corrigez l'identifiant.",
+        )
+    return f"contrôle « {controle} » en échec", "Corrigez la valeur."
+
+
+def _dates(valeurs: pd.Series) -> pd.Series:
+    texte = valeurs.astype(str).str.strip()
+    francaises = pd.to_datetime(texte, format="%d/%m/%Y", errors="coerce")
+    iso = pd.to_datetime(texte.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    return francaises.fillna(iso)
+
+
+def _decimaux(valeurs: pd.Series) -> pd.Series:
+    texte = valeurs.astype(str).str.strip().str.replace("\u202f", "").str.replace(" ", "")
+    texte = texte.str.replace(",", ".", regex=False)
+    return pd.to_numeric(texte.where(texte != ""), errors="coerce")
+
+
+def _departement_de(codes: pd.Series) -> pd.Series:
+    codes = codes.astype(str)
+    return codes.str.slice(0, 2).where(~codes.str.startswith("97"), codes.str.slice(0, 3))
+
+
+def _booleens(valeurs: pd.Series) -> pd.Series:
+    return valeurs.astype(str).str.strip().str.lower().isin(_VRAI)
+
+
+# --------------------------------------------------------------------------- contrôles croisés
+
+
+def _controles_croises(normalisees, brutes, referentiel, annee, problemes) -> None:
+    seances = normalisees["seances"]
+    fichier = brutes["seances"].fichier
+    distanciel = _booleens(seances["distanciel"])
+    sans_commune = (seances["code_commune"] == "") & ~distanciel
+    for index in seances.index[sans_commune]:
+        problemes.append(
+            _probleme(
+                "seances",
+                fichier,
+                index + 2,
+                "code_commune",
+                "",
+                "erreur",
+                "commune du lieu manquante pour une séance en présentiel",
+                "Indiquez le code INSEE de la commune du lieu, ou distanciel = oui.",
+            )
+        )
+    _controler_coordonnees(seances, fichier, referentiel, problemes)
+
+    participations = normalisees["participations"]
+    sans_origine = (participations["code_commune_origine"] == "") & (
+        participations["departement_origine"] == ""
+    )
+    for index in participations.index[sans_origine]:
+        problemes.append(
+            _probleme(
+                "participations",
+                brutes["participations"].fichier,
+                index + 2,
+                "departement_origine",
+                "",
+                "erreur",
+                "origine inconnue (ni commune ni département)",
+                "Indiquez code_commune_origine, ou departement_origine (code ou « autre »).",
+            )
+        )
+    if annee is not None:
+        for table in ("seances", "demandes"):
+            dates = _dates(normalisees[table]["date"])
+            hors = dates.notna() & (dates.dt.year != int(annee))
+            for index in normalisees[table].index[hors]:
+                problemes.append(
+                    _probleme(
+                        table,
+                        brutes[table].fichier,
+                        index + 2,
+                        "date",
+                        brutes[table].donnees.at[index, "date"],
+                        "avertissement",
+                        f"date hors de l'année {annee}",
+                        "Vérifiez l'année de la date ou le fichier de l'année.",
+                    )
+                )
+
+
+def _controler_coordonnees(seances, fichier, referentiel, problemes) -> None:
+    latitude, longitude = _decimaux(seances["latitude"]), _decimaux(seances["longitude"])
+    une_seule = (seances["latitude"] == "") ^ (seances["longitude"] == "")
+    for index in seances.index[une_seule]:
+        problemes.append(
+            _probleme(
+                "seances",
+                fichier,
+                index + 2,
+                "latitude",
+                seances.at[index, "latitude"],
+                "erreur",
+                "coordonnées incomplètes (latitude et longitude vont ensemble)",
+                "Remplissez les deux colonnes, ou videz-les (la séance sera placée à la commune).",
+            )
+        )
+    departement = _departement_de(seances["code_commune"])
+    a_controler = latitude.notna() & longitude.notna() & departement.isin(referentiel.departements_demandes)
+    if not a_controler.any():
+        return
+    contours = referentiel.departements.set_index("insee_dep").geometry.buffer(1000)
+    geometries = contours.reindex(departement[a_controler]).to_numpy()
+    vers_l93 = Transformer.from_crs("EPSG:4326", CRS_CALCUL, always_xy=True)
+    x, y = vers_l93.transform(longitude[a_controler].to_numpy(), latitude[a_controler].to_numpy())
+    dedans = shapely.contains_xy(geometries, x, y)
+    xi, yi = vers_l93.transform(latitude[a_controler].to_numpy(), longitude[a_controler].to_numpy())
+    inverse = shapely.contains_xy(geometries, xi, yi)
+    for index, ok, inv in zip(seances.index[a_controler], dedans, inverse, strict=True):
+        if ok:
+            continue
+        valeur = f"{seances.at[index, 'latitude']} ; {seances.at[index, 'longitude']}"
+        if inv:
+            message = "latitude et longitude inversées"
+            correction = "Échangez les deux colonnes (latitude ≈ 48-49, longitude ≈ 1-3 en Île-de-France)."
+        else:
+            message = f"coordonnées hors du département {departement[index]} du lieu"
+            correction = "Vérifiez les coordonnées (WGS84, degrés décimaux) ou le code commune."
+        problemes.append(
+            _probleme("seances", fichier, index + 2, "latitude", valeur, "erreur", message, correction)
+        )
+
+
+# --------------------------------------------------------------------------- rejets et typage
+
+
+def _ecarter(normalisees, brutes, erreurs: pd.DataFrame):
+    lignes_en_erreur = {
+        table: set(erreurs.loc[erreurs["table"] == table, "ligne"].dropna().astype(int) - 2)
+        for table in TABLES
+    }
+    motifs = erreurs.groupby(["table", "ligne"])["message"].agg(" ; ".join)
+    gardees, rejets = {}, []
+    for table in TABLES:
+        donnees = normalisees[table]
+        ecartees = donnees.index.isin(list(lignes_en_erreur[table]))
+        motif = pd.Series("", index=donnees.index, dtype=object)
+        for index in donnees.index[ecartees]:
+            motif[index] = motifs.get((table, index + 2), "")
+        cascade = _cascade(table, donnees, gardees) & ~ecartees
+        motif[cascade] = _motif_cascade(table)
+        ecartees = ecartees | cascade
+        gardees[table] = donnees[~ecartees]
+        if ecartees.any():
+            partie = pd.DataFrame(
+                {
+                    "table": table,
+                    "fichier": brutes[table].fichier,
+                    "ligne": donnees.index[ecartees] + 2,
+                    "identifiant": _identifiant(table, donnees[ecartees]),
+                    "nombre": _decimaux(donnees.loc[ecartees, "nombre"])
+                    if table == "participations"
+                    else np.nan,
+                    "motif": motif[ecartees].to_numpy(),
+                }
+            )
+            rejets.append(partie)
+    colonnes = ["table", "fichier", "ligne", "identifiant", "nombre", "motif"]
+    tableau = pd.concat(rejets, ignore_index=True) if rejets else pd.DataFrame(columns=colonnes)
+    return gardees, tableau[colonnes]
+
+
+def _cascade(table, donnees, gardees) -> np.ndarray:
+    if table == "seances":
+        return ~donnees["id_action"].isin(set(gardees["actions"]["id_action"])).to_numpy()
+    if table == "participations":
+        return ~donnees["id_seance"].isin(set(gardees["seances"]["id_seance"])).to_numpy()
+    return np.zeros(len(donnees), dtype=bool)
+
+
+def _motif_cascade(table) -> str:
+    return {"seances": "action écartée", "participations": "séance écartée"}.get(table, "")
+
+
+def _identifiant(table, donnees) -> np.ndarray:
+    colonne = {
+        "actions": "id_action",
+        "seances": "id_seance",
+        "participations": "id_seance",
+        "demandes": "id_demande",
+    }[table]
+    return donnees[colonne].to_numpy()
+
+
+def _typer(table: str, donnees: pd.DataFrame) -> pd.DataFrame:
+    typees = pd.DataFrame(index=donnees.index)
+    for colonne in CONTRAT[table]:
+        valeurs = donnees[colonne.nom]
+        if colonne.nom in COLONNES_PRIVEES.get(table, ()):
+            continue
+        if colonne.format == "vocabulaire":
+            typees[colonne.nom] = normaliser_vocabulaire(valeurs, colonne.vocabulaire)
+        elif colonne.format == "date":
+            typees[colonne.nom] = _dates(valeurs)
+        elif colonne.format == "entier":
+            typees[colonne.nom] = _decimaux(valeurs.replace("", colonne.defaut or "0")).astype("int64")
+        elif colonne.format == "decimal":
+            typees[colonne.nom] = _decimaux(valeurs).astype(float)
+        elif colonne.format == "booleen":
+            typees[colonne.nom] = _booleens(valeurs)
+        else:
+            typees[colonne.nom] = valeurs.astype(object)
+    typees["ligne_source"] = donnees.index + 2
+    return typees.reset_index(drop=True)
+
+
+def _bilan(normalisees, gardees, rejets) -> pd.DataFrame:
+    lignes = []
+    for table in TABLES:
+        lues = len(normalisees[table])
+        lignes.append(
+            {
+                "table": table,
+                "lignes_lues": lues,
+                "lignes_gardees": len(gardees[table]),
+                "lignes_ecartees": int((rejets["table"] == table).sum()),
+            }
+        )
+    bilan = pd.DataFrame(lignes)
+    nombres = _decimaux(normalisees["participations"]["nombre"])
+    lisibles = nombres.where(nombres.notna() & (nombres >= 0) & (nombres % 1 == 0))
+    ecartees = rejets.loc[rejets["table"] == "participations", "ligne"] - 2
+    bilan["participations_lues"] = np.where(bilan["table"] == "participations", int(lisibles.sum()), 0)
+    bilan["participations_gardees"] = np.where(
+        bilan["table"] == "participations", int(lisibles.drop(index=ecartees.to_numpy()).sum()), 0
+    )
+    bilan["participations_ecartees"] = np.where(
+        bilan["table"] == "participations", int(lisibles.reindex(ecartees.to_numpy()).sum()), 0
+    )
+    bilan["nombres_illisibles"] = np.where(
+        bilan["table"] == "participations",
+        int((nombres.notna() & lisibles.isna()).sum() + nombres.isna().sum()),
+        0,
+    )
+    return bilan
+
+
+# --------------------------------------------------------------------------- utilitaires
+
+
+def _probleme(table, fichier, ligne, colonne, valeur, gravite, message, correction) -> dict:
+    return {
+        "table": table,
+        "fichier": fichier,
+        "ligne": ligne,
+        "colonne": colonne,
+        "valeur": valeur,
+        "gravite": gravite,
+        "message": message,
+        "correction": correction,
+    }
+
+
+def _tableau_problemes(problemes: list[dict]) -> pd.DataFrame:
+    tableau = pd.DataFrame(problemes, columns=COLONNES_PROBLEMES)
+    tableau["ligne"] = tableau["ligne"].astype("Int64")
+    ordre = {t: i for i, t in enumerate(("classeur", *TABLES))}
+    return tableau.sort_values(
+        ["gravite", "table", "ligne", "colonne"],
+        key=lambda s: s.map(ordre) if s.name == "table" else s,
+        kind="stable",
+    ).reset_index(drop=True)
+
+
+def _apercu(problemes: pd.DataFrame, maximum: int = 30) -> str:
+    lignes = [
+        f"  {p.fichier}, ligne {p.ligne}, colonne {p.colonne} : {p.message} (valeur « {p.valeur} »). "
+        f"{p.correction}"
+        for p in problemes.head(maximum).itertuples()
+    ]
+    if len(problemes) > maximum:
+        lignes.append(f"  … et {len(problemes) - maximum} autre(s) : voir la liste complète.")
+    return "\n".join(lignes)
+
+
+def _est_demonstration(chemin: Path) -> bool:
+    for dossier in (chemin if chemin.is_dir() else chemin.parent, chemin.parent):
+        drapeau = dossier / FICHIER_DEMONSTRATION
+        if drapeau.is_file():
+            try:
+                return bool(json.loads(drapeau.read_text(encoding="utf-8")).get("demonstration"))
+            except json.JSONDecodeError:
+                warnings.warn(f"{drapeau} illisible : ignoré", stacklevel=2)
+    return False
+
+
+_ = VOCABULAIRES  # vocabulaire documenté dans data/README.md

@@ -1,0 +1,986 @@
+"""Jeu de démonstration : activité illustrative qui reproduit les chiffres publiés en 2023.
+
+Les chiffres publiés du rapport d'activité 2023 du Pôle ressources ville et développement social
+(``../shared/seed/FIGURES.md``) sont des cibles : le générateur répartit les participations
+par des découpages exacts (plus forts restes), si bien que les totaux publiés sont atteints
+à l'unité, sans tirage aléatoire ni résultat écrit en dur dans les sorties. Les lieux sont des
+communes réelles du territoire ; les coordonnées sont calculées depuis le référentiel (point
+dans un QPV, à moins de 300 m, ou loin) et arrondies à 1e-5 degré.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from .referentiel import Referentiel, charger_referentiel
+
+__all__ = ["CIBLES", "ecrire_demo", "generer_demo"]
+
+# Cibles publiées (2023) ou plausibles (2022, seuls les chiffres publiés sont contraints).
+CIBLES = {
+    2023: {
+        "participations_par_origine": {"95": 2159, "78": 1173, "92": 986, "autre": 375},
+        "demi_journees": 192,
+        "actions": 56,
+        "demandes": 112,
+    },
+    2022: {
+        "participations_par_origine": {"95": 1240, "78": 735, "92": 620, "autre": 249},
+        "demi_journees": 148,
+        "actions": 44,
+        "demandes": 116,
+    },
+}
+
+_PARTS_PUBLICS = {
+    "professionnel_collectivite": 50,
+    "association": 17,
+    "professionnel_etat": 10,
+    "institution": 10,
+    "elu": 5,
+    "habitant": 6,
+    "autre": 2,
+}
+_VILLES = {
+    "95": [
+        "95018",
+        "95585",
+        "95127",
+        "95500",
+        "95680",
+        "95268",
+        "95277",
+        "95280",
+        "95219",
+        "95424",
+        "95063",
+        "95607",
+        "95427",
+        "95476",
+        "95218",
+        "95637",
+        "95582",
+        "95598",
+        "95487",
+        "95052",
+        "95250",
+        "95351",
+        "95019",
+        "95197",
+        "95091",
+    ],
+    "78": [
+        "78138",
+        "78361",
+        "78440",
+        "78621",
+        "78490",
+        "78498",
+        "78646",
+        "78586",
+        "78643",
+        "78297",
+        "78124",
+        "78362",
+    ],
+    "92": ["92050", "92025", "92036", "92078", "92007", "92002", "92004", "92019", "92012"],
+}
+_MOIS_OUVRES = [1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12]  # le centre ferme en août
+_COMMUNES_HORS_TERRITOIRE = ["93066", "75056", "94028", "91228", "77288", "93008", "60057"]
+
+
+@dataclass
+class _Action:
+    intitule: str
+    axe: str
+    thematique: str
+    format: str
+    perimetre: str  # "78", "92", "95" (participants du département) ou "mixte"
+    seances: list[tuple[str, str, int]]  # (date ISO, commune du lieu ou "" pour distanciel, demi-journées)
+    participations: int
+    partenaires: str = ""
+    publics_imposes: dict[str, int] = field(default_factory=dict)
+    lieu: str = ""
+
+
+def _actions_nommees_2023() -> list[_Action]:
+    ctg95 = [
+        (f"2023-{m:02d}-{j:02d}", v, 1)
+        for (m, j), v in zip(
+            [(3, 14), (4, 11), (5, 16), (6, 13), (9, 19), (10, 10), (11, 14), (11, 28), (12, 12)],
+            ["95127", "95585", "95500", "95018", "95219", "95280", "95127", "95585", "95487"],
+            strict=True,
+        )
+    ]
+    ceq = []
+    territoires_ceq = [
+        ("CA de Cergy-Pontoise", "95127", 6),
+        ("CU Grand Paris Seine et Oise", "78361", 6),
+        ("CA Saint Germain Boucles de Seine", "78586", 5),
+        ("CA de Saint-Quentin-en-Yvelines", "78621", 5),
+        ("CA Roissy Pays de France", "95585", 5),
+        ("CA Val Parisis", "95219", 4),
+        ("CA Plaine Vallée", "95427", 4),
+        ("Ville de Bezons", "95063", 5),
+        ("Ville de Montigny-lès-Cormeilles", "95424", 4),
+        ("Ville de Villeneuve-la-Garenne", "92078", 4),
+        ("Ville de Beaumont-sur-Oise", "95052", 4),
+    ]
+    participations_ceq = [130, 110, 70, 70, 75, 55, 50, 70, 40, 60, 50]
+    for (territoire, commune, demi), nombre in zip(territoires_ceq, participations_ceq, strict=True):
+        dates = [f"2023-{m:02d}-{7 + 3 * k:02d}" for k, m in enumerate([2, 3, 4, 5, 6, 9][:demi])]
+        ceq.append(
+            _Action(
+                f"Appui à l'élaboration du contrat de ville CEQ 2030 – {territoire}",
+                "developpement_social",
+                "ingenierie_territoriale",
+                "accompagnement",
+                commune[:2],
+                [(d, commune, 1) for d in dates],
+                nombre,
+                partenaires="Préfecture",
+            )
+        )
+    return [
+        _Action(
+            "Accompagnement des CTG – réseau de la CAF du Val d'Oise (80 territoires)",
+            "developpement_social",
+            "famille",
+            "accompagnement",
+            "95",
+            ctg95,
+            268,
+            partenaires="CAF du Val d'Oise",
+        ),
+        _Action(
+            "Accompagnement des CTG – réseau de la CAF des Yvelines (45 territoires)",
+            "developpement_social",
+            "famille",
+            "accompagnement",
+            "78",
+            [("2023-10-12", "78646", 1), ("2023-11-16", "78361", 1), ("2023-12-07", "78621", 1)],
+            61,
+            partenaires="CAF des Yvelines",
+        ),
+        _Action(
+            "Groupe de travail entre pairs – équipes politique de la ville",
+            "developpement_social",
+            "ingenierie_territoriale",
+            "groupe_travail",
+            "mixte",
+            [("2023-03-23", "95018", 1), ("2023-06-22", "92050", 1), ("2023-11-23", "78440", 1)],
+            30,
+        ),
+        _Action(
+            "Temps départemental CEQ 2030 Hauts-de-Seine",
+            "developpement_social",
+            "ingenierie_territoriale",
+            "rencontre",
+            "92",
+            [("2023-04-18", "92050", 2)],
+            73,
+            partenaires="Préfecture des Hauts-de-Seine",
+            lieu="Préfecture, Nanterre",
+        ),
+        _Action(
+            "Formation « Animation participative d'un groupe de travail »",
+            "developpement_social",
+            "participation",
+            "formation",
+            "mixte",
+            [
+                ("2023-05-09", "78646", 2),
+                ("2023-05-10", "78646", 2),
+                ("2023-06-06", "92050", 2),
+                ("2023-06-07", "92050", 2),
+                ("2023-09-26", "95127", 2),
+                ("2023-09-27", "95127", 2),
+            ],
+            78,
+            partenaires="Infusion collective",
+        ),
+        _Action(
+            "Groupe d'échanges des coordonnateur·rices ASV/CLS/CLSM du Val d'Oise",
+            "egalite_justice_sociale",
+            "sante",
+            "groupe_travail",
+            "95",
+            [
+                (f"2023-{m:02d}-15", v, 1)
+                for m, v in zip(
+                    [1, 2, 3, 5, 6, 9, 10, 12],
+                    ["95018", "95585", "95127", "95277", "95219", "95500", "95680", "95280"],
+                    strict=True,
+                )
+            ],
+            100,
+            partenaires="ARS Île-de-France",
+        ),
+        _Action(
+            "Rencontre PRS et contrats de ville (ARS Île-de-France)",
+            "egalite_justice_sociale",
+            "sante",
+            "webinaire",
+            "mixte",
+            [("2023-11-09", "", 1)],
+            40,
+            partenaires="ARS Île-de-France",
+        ),
+        _Action(
+            "Engagement et parcours des jeunes – journée départementale du Val d'Oise",
+            "egalite_justice_sociale",
+            "prevention_jeunesse",
+            "rencontre",
+            "95",
+            [("2023-03-21", "95127", 1), ("2023-04-25", "95127", 1), ("2023-05-23", "95127", 2)],
+            240,
+            partenaires="Préfecture du Val d'Oise",
+            lieu="Maison de quartier des Touleuses, Cergy",
+        ),
+        _Action(
+            "Rénovation urbaine : quel impact sur le logement des plus pauvres ?",
+            "egalite_justice_sociale",
+            "logement",
+            "rencontre",
+            "92",
+            [("2023-10-17", "92036", 1)],
+            45,
+            partenaires="Fondation Abbé Pierre",
+        ),
+        _Action(
+            "Séminaire régional transition écologique dans les quartiers populaires",
+            "developpement_economique",
+            "transition_ecologique",
+            "seminaire",
+            "mixte",
+            [("2023-06-02", "92050", 2)],
+            120,
+            partenaires="CRPV franciliens, ANCT",
+        ),
+        _Action(
+            "CNR parentalité dans les quartiers prioritaires (9 villes)",
+            "parole_habitante",
+            "famille",
+            "rencontre",
+            "78",
+            [("2023-06-17", "78138", 2)],
+            104,
+            partenaires="Préfecture des Yvelines, CAF, CU GPS&O",
+            publics_imposes={"habitant": 53},
+            lieu="Chanteloup-les-Vignes",
+        ),
+        _Action(
+            "Atelier « Habiter sa maison, son quartier »",
+            "parole_habitante",
+            "logement",
+            "atelier",
+            "95",
+            [("2023-11-21", "95585", 1)],
+            20,
+            publics_imposes={"habitant": 20},
+            lieu="Centre social, Sarcelles",
+        ),
+        _Action(
+            "Cycle « Quartiers populaires et participation des habitant·es »",
+            "parole_habitante",
+            "participation",
+            "rencontre",
+            "mixte",
+            [("2023-02-16", "92050", 1), ("2023-06-29", "95018", 1)],
+            95,
+            partenaires="Infusion collective",
+        ),
+        _Action(
+            "Schéma départemental des services aux familles du Val d'Oise – ateliers de coconstruction",
+            "developpement_social",
+            "famille",
+            "atelier",
+            "95",
+            [
+                (f"2023-{m:02d}-{j:02d}", v, 1)
+                for (m, j), v in zip(
+                    [
+                        (9, 5),
+                        (9, 12),
+                        (9, 19),
+                        (9, 26),
+                        (10, 3),
+                        (10, 10),
+                        (10, 17),
+                        (10, 24),
+                        (11, 7),
+                        (11, 14),
+                        (11, 21),
+                        (11, 28),
+                    ],
+                    [
+                        "95127",
+                        "95585",
+                        "95018",
+                        "95500",
+                        "95280",
+                        "95219",
+                        "95680",
+                        "95424",
+                        "95607",
+                        "95487",
+                        "95052",
+                        "95277",
+                    ],
+                    strict=True,
+                )
+            ],
+            150,
+            partenaires="CAF du Val d'Oise",
+        ),
+        *ceq,
+    ]
+
+
+_ACTIONS_GENERIQUES = [
+    (
+        "Coopérative nutrition de l'Est du Val d'Oise",
+        "egalite_justice_sociale",
+        "sante",
+        "groupe_travail",
+        "95",
+    ),
+    (
+        "Réseau des cités éducatives de l'ouest francilien",
+        "egalite_justice_sociale",
+        "education",
+        "groupe_travail",
+        "mixte",
+    ),
+    (
+        "Webinaire « Inégalités, pauvreté et précarité »",
+        "egalite_justice_sociale",
+        "cohesion_sociale",
+        "webinaire",
+        "mixte",
+    ),
+    (
+        "Les territoires à la loupe – observation et contractualisation",
+        "developpement_social",
+        "ingenierie_territoriale",
+        "rencontre",
+        "mixte",
+    ),
+    (
+        "Prostitution des mineur·es : comprendre et agir",
+        "egalite_justice_sociale",
+        "prevention_jeunesse",
+        "rencontre",
+        "95",
+    ),
+    (
+        "Journée métiers du social et du médicosocial (EPSS)",
+        "developpement_economique",
+        "emploi_economie",
+        "rencontre",
+        "95",
+    ),
+    (
+        "Quelle économie circulaire pour des quartiers populaires et solidaires ?",
+        "developpement_economique",
+        "transition_ecologique",
+        "webinaire",
+        "mixte",
+    ),
+    (
+        "Territoires éducatifs coopérants – deuxième volet",
+        "egalite_justice_sociale",
+        "education",
+        "rencontre",
+        "mixte",
+    ),
+    (
+        "Formation laïcité et valeurs de la République",
+        "egalite_justice_sociale",
+        "laicite",
+        "formation",
+        "mixte",
+    ),
+    ("Réseau égalité femmes-hommes", "egalite_justice_sociale", "egalite", "groupe_travail", "mixte"),
+    ("Santé mentale des jeunes dans les quartiers", "egalite_justice_sociale", "sante", "rencontre", "92"),
+    (
+        "Réseau des référent·es de parcours PRE des Yvelines",
+        "egalite_justice_sociale",
+        "education",
+        "groupe_travail",
+        "78",
+    ),
+    ("Conseils citoyens : former et outiller", "parole_habitante", "participation", "formation", "mixte"),
+    (
+        "Évaluation des contrats de ville : formation-action",
+        "developpement_social",
+        "ingenierie_territoriale",
+        "formation",
+        "mixte",
+    ),
+    (
+        "Emploi des jeunes des quartiers : rencontre départementale",
+        "developpement_economique",
+        "emploi_economie",
+        "rencontre",
+        "78",
+    ),
+    ("Accès aux droits et France services", "developpement_social", "cohesion_sociale", "rencontre", "92"),
+    (
+        "Gestion urbaine et sociale de proximité (GUSP)",
+        "developpement_social",
+        "logement",
+        "groupe_travail",
+        "95",
+    ),
+    (
+        "Tiers-lieux et quartiers populaires",
+        "developpement_economique",
+        "emploi_economie",
+        "webinaire",
+        "mixte",
+    ),
+    (
+        "Réussite éducative : rencontre des coordinations",
+        "egalite_justice_sociale",
+        "education",
+        "rencontre",
+        "95",
+    ),
+    ("Parentalité et numérique", "developpement_social", "famille", "atelier", "78"),
+    (
+        "Observation sociale des QPV : atelier statistique",
+        "developpement_social",
+        "ingenierie_territoriale",
+        "atelier",
+        "mixte",
+    ),
+    (
+        "Lutte contre les discriminations : plan territorial",
+        "egalite_justice_sociale",
+        "egalite",
+        "accompagnement",
+        "92",
+    ),
+    (
+        "Sport et insertion dans les quartiers",
+        "egalite_justice_sociale",
+        "prevention_jeunesse",
+        "rencontre",
+        "78",
+    ),
+    ("Habitat indigne et copropriétés dégradées", "developpement_social", "logement", "rencontre", "95"),
+    ("Budget participatif et paroles d'habitant·es", "parole_habitante", "participation", "atelier", "92"),
+    (
+        "Culture et quartiers : éducation artistique",
+        "egalite_justice_sociale",
+        "education",
+        "rencontre",
+        "mixte",
+    ),
+    (
+        "Tranquillité publique et prévention de la délinquance",
+        "egalite_justice_sociale",
+        "prevention_jeunesse",
+        "groupe_travail",
+        "95",
+    ),
+    (
+        "Agriculture urbaine et alimentation durable",
+        "developpement_economique",
+        "transition_ecologique",
+        "atelier",
+        "78",
+    ),
+    (
+        "Précarité énergétique et rénovation",
+        "developpement_economique",
+        "transition_ecologique",
+        "webinaire",
+        "mixte",
+    ),
+    (
+        "Mobilité des habitant·es et accès à l'emploi",
+        "developpement_economique",
+        "emploi_economie",
+        "rencontre",
+        "92",
+    ),
+    (
+        "Accueil des nouveaux et nouvelles chef·fes de projet",
+        "developpement_social",
+        "ingenierie_territoriale",
+        "formation",
+        "mixte",
+    ),
+]
+
+
+def _repartir(total: int, poids) -> list[int]:
+    """Découpe ``total`` en parts entières proportionnelles à ``poids`` (plus forts restes)."""
+    poids = np.asarray(poids, dtype=float)
+    if total == 0 or poids.sum() == 0:
+        return [0] * len(poids)
+    exactes = total * poids / poids.sum()
+    parts = np.floor(exactes).astype(int)
+    restes = exactes - parts
+    for indice in np.argsort(-restes, kind="stable")[: total - parts.sum()]:
+        parts[indice] += 1
+    return parts.tolist()
+
+
+def _actions_annee(annee: int) -> list[_Action]:
+    cibles = CIBLES[annee]
+    nommees = _actions_nommees_2023() if annee == 2023 else []
+    generiques_n = cibles["actions"] - len(nommees)
+    demi_restantes = cibles["demi_journees"] - sum(d for a in nommees for _, _, d in a.seances)
+    participations_restantes = sum(cibles["participations_par_origine"].values()) - sum(
+        a.participations for a in nommees
+    )
+    modeles = (
+        _ACTIONS_GENERIQUES[:generiques_n]
+        if annee == 2023
+        else (_ACTIONS_GENERIQUES * 2)[3 : 3 + generiques_n]
+    )
+    demi_par_action = _repartir(demi_restantes, [1 + (i % 4 == 0) for i in range(generiques_n)])
+    participations = _repartir(participations_restantes, [1 + (i * 7) % 5 for i in range(generiques_n)])
+    actions = list(nommees)
+    for i, ((intitule, axe, theme, fmt, perimetre), demi, nombre) in enumerate(
+        zip(modeles, demi_par_action, participations, strict=True)
+    ):
+        seances = []
+        for k in range(demi):
+            mois = _MOIS_OUVRES[(i * 3 + k * 4) % len(_MOIS_OUVRES)]
+            jour = 3 + (i * 5 + k * 7) % 25
+            if fmt == "webinaire":
+                commune = ""
+            else:
+                departement = perimetre if perimetre != "mixte" else ("95", "78", "92")[(i + k) % 3]
+                villes = _VILLES[departement]
+                commune = villes[(i * 2 + k) % len(villes)]
+            seances.append((f"{annee}-{mois:02d}-{jour:02d}", commune, 1))
+        actions.append(_Action(intitule, axe, theme, fmt, perimetre, seances, nombre))
+    return actions
+
+
+def _origines(actions: list[_Action], cibles: dict[str, int]) -> list[dict[str, int]]:
+    """Origine des participants par action : exacte pour chaque action et au total."""
+    fixes = {dep: 0 for dep in cibles}
+    for action in actions:
+        if action.perimetre != "mixte":
+            fixes[action.perimetre] += action.participations
+    residus = {dep: cibles[dep] - fixes[dep] for dep in cibles}
+    if min(residus.values()) < 0:
+        raise ValueError(f"cibles d'origine inatteignables : {residus}")
+    mixtes = [a for a in actions if a.perimetre == "mixte"]
+    total_mixte = sum(a.participations for a in mixtes)
+    cumul = np.cumsum([0] + [a.participations for a in mixtes])
+    origines = []
+    indice = 0
+    for action in actions:
+        if action.perimetre != "mixte":
+            origines.append({action.perimetre: action.participations})
+            continue
+        parts = {}
+        for dep in ("95", "78", "92"):
+            haut = round(cumul[indice + 1] * residus[dep] / total_mixte)
+            bas = round(cumul[indice] * residus[dep] / total_mixte)
+            parts[dep] = haut - bas
+        parts["autre"] = action.participations - sum(parts.values())
+        if parts["autre"] < 0:
+            raise ValueError(f"répartition négative pour {action.intitule}")
+        origines.append(parts)
+        indice += 1
+    return origines
+
+
+def _lieux(referentiel: Referentiel, seances: pd.DataFrame) -> pd.DataFrame:
+    """Coordonnées plausibles : dans un QPV, à moins de 300 m, loin, ou sans coordonnées."""
+    communes = referentiel.communes.set_index("insee_com")
+    qpv = referentiel.qpv.assign(premiere=referentiel.qpv["insee_com"].str.split(",").str[0])
+    qpv_par_commune = qpv.groupby("premiere").geometry.apply(list)
+    vers_wgs84 = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)
+    latitudes, longitudes = [], []
+    for rang, commune in enumerate(seances["code_commune"]):
+        if commune == "" or rang % 9 == 4:
+            latitudes.append("")
+            longitudes.append("")
+            continue
+        contour = communes.geometry[commune]
+        polygones = qpv_par_commune.get(commune, [])
+        mode = rang % 3
+        if polygones and mode == 0:
+            point = polygones[rang % len(polygones)].representative_point()
+        elif polygones and mode == 1:
+            polygone = polygones[rang % len(polygones)]
+            bord = (
+                polygone.exterior
+                if polygone.geom_type == "Polygon"
+                else max(polygone.geoms, key=lambda g: g.area).exterior
+            )
+            point = shapely.Point(bord.interpolate((rang * 0.137) % 1, normalized=True))
+            centre = polygone.centroid
+            dx, dy = point.x - centre.x, point.y - centre.y
+            norme = max((dx * dx + dy * dy) ** 0.5, 1.0)
+            point = shapely.Point(point.x + 120 * dx / norme, point.y + 120 * dy / norme)
+            if polygone.contains(point) or polygone.distance(point) > 280 or not contour.contains(point):
+                point = polygone.representative_point()
+        else:
+            point = contour.representative_point()
+        longitude, latitude = vers_wgs84.transform(point.x, point.y)
+        latitudes.append(f"{latitude:.5f}")
+        longitudes.append(f"{longitude:.5f}")
+    return seances.assign(latitude=latitudes, longitude=longitudes)
+
+
+def _participations(actions, origines, seances, annee) -> pd.DataFrame:
+    lignes = []
+    for numero, (action, origine) in enumerate(zip(actions, origines, strict=True), start=1):
+        if action.publics_imposes and (len(action.seances) > 1 or len(origine) > 1):
+            raise ValueError(f"publics imposés : une séance et une origine ({action.intitule})")
+        seances_action = seances[seances["id_action"] == f"A{annee}-{numero:02d}"]
+        poids_seances = seances_action["demi_journees"].astype(int).tolist()
+        for dep, nombre_dep in origine.items():
+            for (_, seance), nombre in zip(
+                seances_action.iterrows(), _repartir(nombre_dep, poids_seances), strict=True
+            ):
+                lignes += _lignes_seance(action, seance, dep, nombre, len(lignes))
+    return pd.DataFrame(lignes)
+
+
+def _lignes_seance(action, seance, dep, nombre, rang):
+    if nombre == 0:
+        return []
+    publics = {p: n for p, n in _PARTS_PUBLICS.items() if p not in action.publics_imposes}
+    # Publics imposés (ex. 53 parents sur 104) : actions d'une séance et d'une origine.
+    reste = nombre - sum(action.publics_imposes.values())
+    repartition = dict(zip(publics, _repartir(reste, list(publics.values())), strict=True))
+    repartition.update(action.publics_imposes)
+    lignes = []
+    for indice, (public, effectif) in enumerate(repartition.items()):
+        if effectif == 0:
+            continue
+        commune, departement = _origine(dep, rang + indice)
+        lignes.append(
+            {
+                "id_seance": seance["id_seance"],
+                "public": public,
+                "code_commune_origine": commune,
+                "departement_origine": departement,
+                "nombre": effectif,
+            }
+        )
+    return lignes
+
+
+def _origine(dep: str, rang: int) -> tuple[str, str]:
+    if dep == "autre":
+        if rang % 4 == 0:
+            return "", "autre"
+        commune = _COMMUNES_HORS_TERRITOIRE[rang % len(_COMMUNES_HORS_TERRITOIRE)]
+        return commune, "autre"
+    if rang % 10 == 7:
+        return "", dep  # commune non renseignée : compté au département
+    villes = _VILLES[dep]
+    return villes[(rang * 7) % len(villes)], dep
+
+
+def _demandes(annee: int) -> pd.DataFrame:
+    total = CIBLES[annee]["demandes"]
+    if annee == 2023:
+        types = {
+            "ville": 50,
+            "institution": 21,
+            "association": 15,
+            "intercommunalite": 12,
+            "bailleur": 4,
+            "recherche": 5,
+            "autre": 5,
+        }
+        themes = {
+            "ingenierie_territoriale": 21,
+            "egalite": 21,
+            "sante": 14,
+            "education": 12,
+            "participation": 10,
+            "prevention_jeunesse": 8,
+            "logement": 8,
+            "famille": 7,
+            "laicite": 5,
+            "cohesion_sociale": 3,
+            "emploi_economie": 3,
+        }
+        territoires = [
+            ("249500109", 9),
+            ("200055655", 11),
+            ("200059889", 6),
+            ("200057966", 5),
+            ("200058485", 6),
+            ("200056380", 5),
+            ("200057990", 4),
+            ("200057982", 4),
+            ("200057974", 3),
+            ("200058782", 4),
+            ("200058519", 4),
+            ("247800584", 4),
+            ("200073344", 2),
+            ("249500489", 3),
+            ("249500455", 2),
+            ("200073013", 1),
+            ("247800550", 2),
+            ("247800618", 2),
+            ("200034130", 1),
+            ("200071074", 2),
+            ("200035970", 1),
+            ("249500430", 1),
+        ]
+        hors, inconnue = 29, 1
+    else:
+        types = {
+            "ville": 55,
+            "institution": 12,
+            "association": 18,
+            "intercommunalite": 14,
+            "bailleur": 6,
+            "recherche": 6,
+            "autre": 5,
+        }
+        themes = {
+            "ingenierie_territoriale": 20,
+            "egalite": 14,
+            "sante": 16,
+            "education": 15,
+            "participation": 14,
+            "prevention_jeunesse": 5,
+            "logement": 10,
+            "famille": 9,
+            "laicite": 6,
+            "cohesion_sociale": 4,
+            "emploi_economie": 3,
+        }
+        territoires = [
+            ("249500109", 10),
+            ("200055655", 12),
+            ("200059889", 7),
+            ("200057966", 6),
+            ("200058485", 7),
+            ("200056380", 6),
+            ("200057990", 5),
+            ("200057982", 5),
+            ("200057974", 4),
+            ("200058782", 5),
+            ("200058519", 5),
+            ("247800584", 4),
+            ("249500489", 3),
+            ("200073344", 3),
+            ("249500455", 3),
+            ("247800550", 3),
+        ]
+        hors, inconnue = 28, 0
+    assert sum(types.values()) == total and sum(themes.values()) == total
+    assert sum(n for _, n in territoires) + hors + inconnue == total
+    type_liste = [t for t, n in types.items() for _ in range(n)]
+    theme_liste = [t for t, n in themes.items() for _ in range(n)]
+    # Entrelacement déterministe pour que types et thèmes ne soient pas corrélés.
+    theme_liste = [theme_liste[(i * 37) % total] for i in range(total)]
+    lieux = [("territoire", s) for s, n in territoires for _ in range(n)]
+    lieux += [("hors", str(i)) for i in range(hors)] + [("inconnue", "")] * inconnue
+    lieux = [lieux[(i * 53) % total] for i in range(total)]
+    lignes = []
+    for i in range(total):
+        jour = dt.date(annee, 1, 2) + dt.timedelta(days=(i * 361) // total)
+        nature, valeur = lieux[i]
+        code_commune = siren = departement = ""
+        if nature == "territoire":
+            siren = valeur
+        elif nature == "hors":
+            if i % 3:
+                code_commune = _COMMUNES_HORS_TERRITOIRE[i % len(_COMMUNES_HORS_TERRITOIRE)]
+            else:
+                departement = "autre"
+        lignes.append(
+            {
+                "id_demande": f"D{annee}-{i + 1:03d}",
+                "date": jour.strftime("%d/%m/%Y"),
+                "type_demandeur": type_liste[i],
+                "code_commune": code_commune,
+                "siren_epci": siren,
+                "departement": departement,
+                "thematique": theme_liste[i],
+                "objet": "Recherche documentaire (texte libre, jamais publié)",
+            }
+        )
+    return pd.DataFrame(lignes)
+
+
+def _communes_des_siren(referentiel: Referentiel, demandes: pd.DataFrame) -> pd.DataFrame:
+    """Pour les villes, remplace le SIREN d'intercommunalité par une commune membre."""
+    communes = referentiel.communes
+    membres: dict[str, list[str]] = {}
+    for code, epci, ept in zip(
+        communes["insee_com"], communes["siren_epci"], communes["code_ept"], strict=True
+    ):
+        membres.setdefault(ept or epci, []).append(code)
+    demandes = demandes.copy()
+    villes = _VILLES["95"] + _VILLES["78"] + _VILLES["92"]
+    for index, ligne in demandes.iterrows():
+        if ligne["siren_epci"] and ligne["type_demandeur"] != "intercommunalite":
+            candidates = [c for c in membres[ligne["siren_epci"]] if c in villes] or sorted(
+                membres[ligne["siren_epci"]]
+            )
+            demandes.at[index, "code_commune"] = candidates[index % len(candidates)]
+            demandes.at[index, "siren_epci"] = ""
+    return demandes
+
+
+def generer_demo(annee: int = 2023, referentiel: Referentiel | None = None) -> dict[str, pd.DataFrame]:
+    """Construit les quatre tables de démonstration d'une année (2023 ou 2022).
+
+    Parameters
+    ----------
+    annee : int
+        2023 (chiffres publiés) ou 2022 (année de comparaison).
+    referentiel : Referentiel, optional
+        Référentiel chargé (défaut : celui du projet, 78/92/95).
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        ``actions``, ``seances``, ``participations``, ``demandes`` au format du contrat.
+    """
+    if annee not in CIBLES:
+        raise ValueError(f"Année de démonstration inconnue : {annee} (disponibles : 2022, 2023).")
+    referentiel = referentiel or charger_referentiel(("78", "92", "95"))
+    actions = _actions_annee(annee)
+    origines = _origines(actions, CIBLES[annee]["participations_par_origine"])
+    table_actions = pd.DataFrame(
+        [
+            {
+                "id_action": f"A{annee}-{i:02d}",
+                "intitule": a.intitule,
+                "axe": a.axe,
+                "thematique": a.thematique,
+                "format": a.format,
+                "partenaires": a.partenaires,
+            }
+            for i, a in enumerate(actions, start=1)
+        ]
+    )
+    seances = pd.DataFrame(
+        [
+            {
+                "id_seance": f"S{annee}-{i:02d}-{k:02d}",
+                "id_action": f"A{annee}-{i:02d}",
+                "date": date,
+                "demi_journees": str(demi),
+                "code_commune": commune,
+                "lieu": a.lieu or ("" if commune == "" else "Salle municipale"),
+                "distanciel": "oui" if commune == "" else "non",
+            }
+            for i, a in enumerate(actions, start=1)
+            for k, (date, commune, demi) in enumerate(a.seances, 1)
+        ]
+    )
+    seances = _lieux(referentiel, seances)
+    seances = seances[
+        [
+            "id_seance",
+            "id_action",
+            "date",
+            "demi_journees",
+            "code_commune",
+            "lieu",
+            "latitude",
+            "longitude",
+            "distanciel",
+        ]
+    ]
+    participations = _participations(actions, origines, seances, annee)
+    demandes = _communes_des_siren(referentiel, _demandes(annee))
+    return {
+        "actions": table_actions,
+        "seances": seances,
+        "participations": participations,
+        "demandes": demandes,
+    }
+
+
+def ecrire_demo(sortie: str | Path = "data/demo", annees=(2022, 2023), referentiel=None) -> Path:
+    """Écrit le jeu de démonstration : un dossier CSV et un classeur ``.xlsx`` par année.
+
+    Parameters
+    ----------
+    sortie : str or Path
+        Dossier de sortie (``data/demo``) : ``<annee>/*.csv``, ``activite_<annee>.xlsx``,
+        ``demonstration.json`` (drapeau lu par les rapports).
+    annees : sequence of int
+        Années à écrire.
+    referentiel : Referentiel or path, optional
+        Référentiel (ou son dossier).
+
+    Returns
+    -------
+    Path
+        Le dossier écrit.
+    """
+    if not isinstance(referentiel, Referentiel):
+        referentiel = charger_referentiel(("78", "92", "95"), referentiel)
+    dossier = Path(sortie)
+    drapeau = {
+        "demonstration": True,
+        "description": "Données illustratives reproduisant les chiffres publiés du rapport "
+        "d'activité 2023 du Pôle ressources ; ce ne sont pas des données réelles.",
+    }
+    for annee in annees:
+        tables = generer_demo(annee, referentiel)
+        dossier_annee = dossier / str(annee)
+        dossier_annee.mkdir(parents=True, exist_ok=True)
+        for nom, table in tables.items():
+            table.to_csv(dossier_annee / f"{nom}.csv", sep=";", index=False, encoding="utf-8")
+        (dossier_annee / "demonstration.json").write_text(
+            json.dumps(drapeau, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        _ecrire_classeur(dossier / f"activite_{annee}.xlsx", tables, drapeau)
+    (dossier / "demonstration.json").write_text(
+        json.dumps(drapeau, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    return dossier
+
+
+def _ecrire_classeur(chemin: Path, tables: dict[str, pd.DataFrame], drapeau: dict) -> None:
+    with pd.ExcelWriter(chemin, engine="openpyxl") as classeur:
+        for nom, table in tables.items():
+            table.to_excel(classeur, sheet_name=nom, index=False)
+        pd.DataFrame(
+            [
+                {"cle": "demonstration", "valeur": "oui"},
+                {"cle": "description", "valeur": drapeau["description"]},
+            ]
+        ).to_excel(classeur, sheet_name="_a_propos", index=False)
+    _horodatage_fixe(chemin)
+
+
+def _horodatage_fixe(chemin: Path) -> None:
+    """Rend le classeur reproductible : dates internes fixes (openpyxl écrit l'heure courante)."""
+    contenu = {}
+    with zipfile.ZipFile(chemin) as archive:
+        for info in archive.infolist():
+            contenu[info.filename] = archive.read(info.filename)
+    propriete = contenu.get("docProps/core.xml", b"")
+    propriete = re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", b"2024-01-01T00:00:00Z", propriete)
+    contenu["docProps/core.xml"] = propriete
+    with zipfile.ZipFile(chemin, "w", zipfile.ZIP_DEFLATED) as archive:
+        for nom, donnees in contenu.items():
+            info = zipfile.ZipInfo(nom, date_time=(2024, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, donnees)

@@ -147,14 +147,17 @@ def situer_seances(
     """
     communes = _attributs_communes(referentiel)
     situees = seances.merge(communes, how="left", left_on="code_commune", right_on="insee_com")
-    situees["insee_dep"] = situees["insee_dep"].fillna(situees["code_commune"].str.slice(0, 2))
+    code_commune = situees["code_commune"].fillna("").astype(str)
+    situees["insee_dep"] = situees["insee_dep"].fillna(code_commune.str.slice(0, 2)).astype(object)
     points = gpd.GeoSeries.from_xy(situees["longitude"], situees["latitude"], crs="EPSG:4326")
     points = points.where(situees["latitude"].notna() & situees["longitude"].notna())
     points = points.to_crs(CRS_CALCUL)
     rattachement = rattacher_qpv(points, referentiel.qpv, distance_proximite_m)
     situees = pd.concat([situees, rattachement], axis=1)
     situees["precision"] = np.select(
-        [situees["distanciel"], points.isna().to_numpy()], ["distanciel", "commune"], "coordonnees"
+        [situees["distanciel"].astype(bool).to_numpy(), points.isna().to_numpy()],
+        ["distanciel", "commune"],
+        "coordonnees",
     )
     situees["situation_qpv"] = np.select(
         [
@@ -239,13 +242,13 @@ def _situer(table, colonne_commune, colonne_departement, colonne_siren, referent
     situees = table.merge(
         communes.drop(columns="insee_dep"), how="left", left_on=colonne_commune, right_on="insee_com"
     ).drop(columns="insee_com")
-    code = situees[colonne_commune].fillna("")
+    code = situees[colonne_commune].fillna("").astype(str)
     departement_commune = code.str.slice(0, 2).where(~code.str.startswith("97"), code.str.slice(0, 3))
-    departement = departement_commune.where(code != "", situees[colonne_departement].fillna(""))
+    departement = departement_commune.where(code != "", situees[colonne_departement].fillna("").astype(str))
     niveau = np.where(code != "", "commune", np.where(departement != "", "departement", "inconnue"))
     if colonne_siren:
         intercommunalites = _intercommunalites(referentiel)
-        siren = situees["siren_saisi"].fillna("")
+        siren = situees["siren_saisi"].fillna("").astype(str)
         par_siren = (code == "") & (siren != "")
         trouve = siren[par_siren].map(intercommunalites["nom"])
         situees.loc[par_siren, "intercommunalite"] = trouve

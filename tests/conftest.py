@@ -1,0 +1,69 @@
+"""Fixtures partagées : référentiel installé, miroir, petit jeu d'activité écrit à la main."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from observatoire import charger_referentiel
+
+RACINE = Path(__file__).resolve().parents[1]
+MIROIR = RACINE.parent / "shared" / "reference"
+DEMO = RACINE / "data" / "demo"
+
+
+@pytest.fixture(scope="session")
+def miroir() -> Path:
+    if not MIROIR.is_dir():
+        pytest.skip("miroir ../shared/reference absent")
+    return MIROIR
+
+
+@pytest.fixture(scope="session")
+def referentiel():
+    """Référentiel installé par `make test` (data/reference)."""
+    return charger_referentiel()
+
+
+# Petit jeu valide : chaque cas d'erreur des tests en modifie une ligne.
+TABLES_VALIDES = {
+    "actions": (
+        "id_action;intitule;axe;thematique;format\n"
+        "A1;Rencontre santé;developpement_social;sante;rencontre\n"
+        "A2;Atelier jeunesse;Écouter et accompagner la parole habitante;prevention_jeunesse;atelier\n"
+    ),
+    "seances": (
+        "id_seance;id_action;date;demi_journees;code_commune;lieu;latitude;longitude;distanciel\n"
+        "S1;A1;14/03/2023;2;95018;Salle Jean Vilar;48,94718;2,24802;non\n"
+        "S2;A2;2023-05-10;1;78361;;;;non\n"
+        "S3;A1;2023-06-01;1;;Visio;;;oui\n"
+    ),
+    "participations": (
+        "id_seance;public;code_commune_origine;departement_origine;nombre\n"
+        "S1;professionnel_collectivite;95018;95;12\n"
+        "S1;Habitant·es;;autre;3\n"
+        "S2;association;78361;;5\n"
+        "S3;elu;92050;;4\n"
+    ),
+    "demandes": (
+        "id_demande;date;type_demandeur;code_commune;siren_epci;departement;thematique;objet\n"
+        "D1;02/02/2023;ville;95127;;;sante;question confidentielle\n"
+        "D2;03/03/2023;institution;;249500109;;egalite;\n"
+        "D3;04/04/2023;association;;;autre;education;\n"
+    ),
+}
+
+
+@pytest.fixture
+def ecrire_jeu(tmp_path):
+    """Écrit le petit jeu dans un dossier, avec des tables remplacées ; renvoie le dossier."""
+
+    def ecrire(encodage: str = "utf-8", **remplacements: str) -> Path:
+        dossier = tmp_path / "jeu"
+        dossier.mkdir(exist_ok=True)
+        for table, texte in {**TABLES_VALIDES, **remplacements}.items():
+            (dossier / f"{table}.csv").write_bytes(texte.encode(encodage))
+        return dossier
+
+    return ecrire

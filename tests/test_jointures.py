@@ -1,0 +1,255 @@
+"""Jointures territoriales sur de petites géométries faites à la main (EPSG:2154)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from pyproj import Transformer
+from shapely import Point, box
+
+from observatoire import (
+    Activite,
+    Referentiel,
+    calculer_indicateurs,
+    lire_activite,
+    rattacher_qpv,
+    situer_activite,
+    situer_origines,
+    situer_seances,
+    valeur,
+)
+
+from .conftest import TABLES_VALIDES
+
+X0, Y0 = 640_000.0, 6_870_000.0  # quelque part dans le Val-d'Oise
+CRS = "EPSG:2154"
+VERS_WGS84 = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+
+
+def _gdf(lignes, geometries):
+    return gpd.GeoDataFrame(pd.DataFrame(lignes), geometry=geometries, crs=CRS)
+
+
+@pytest.fixture
+def mini_referentiel() -> Referentiel:
+    # Deux communes côte à côte (2 km × 2 km) ; QPV A dans C1, QPV B à cheval sur C1 et C2.
+    communes = _gdf(
+        [
+            {
+                "insee_com": "95001",
+                "nom_com": "Une",
+                "insee_dep": "95",
+                "siren_epci": "200000001",
+                "nom_epci": "CA Test",
+                "code_ept": "",
+                "nom_ept": "",
+                "n_qpv_2024": 2,
+                "population": 10,
+            },
+            {
+                "insee_com": "95002",
+                "nom_com": "Deux",
+                "insee_dep": "95",
+                "siren_epci": "200000001",
+                "nom_epci": "CA Test",
+                "code_ept": "",
+                "nom_ept": "",
+                "n_qpv_2024": 1,
+                "population": 10,
+            },
+            {
+                "insee_com": "95003",
+                "nom_com": "Trois",
+                "insee_dep": "95",
+                "siren_epci": "200000002",
+                "nom_epci": "CC Sans QPV",
+                "code_ept": "",
+                "nom_ept": "",
+                "n_qpv_2024": 0,
+                "population": 10,
+            },
+        ],
+        [
+            box(X0, Y0, X0 + 2000, Y0 + 2000),
+            box(X0 + 2000, Y0, X0 + 4000, Y0 + 2000),
+            box(X0, Y0 + 2000, X0 + 4000, Y0 + 4000),
+        ],
+    )
+    qpv = _gdf(
+        [
+            {"code_qp": "QN09501M", "lib_qp": "Alpha", "insee_dep": "95", "insee_com": "95001"},
+            {"code_qp": "QN09502I", "lib_qp": "Bêta", "insee_dep": "95", "insee_com": "95001,95002"},
+        ],
+        [box(X0, Y0, X0 + 1000, Y0 + 1000), box(X0 + 1500, Y0 + 500, X0 + 2500, Y0 + 1500)],
+    )
+    departements = _gdf([{"insee_dep": "95", "nom_dep": "Val-d'Oise"}], [box(X0, Y0, X0 + 4000, Y0 + 4000)])
+    epci = _gdf([{"siren_epci": "200000001", "nom_epci": "CA Test"}], [box(X0, Y0, X0 + 4000, Y0 + 2000)])
+    ept = _gdf([], [])
+    return Referentiel(("95",), qpv, communes, epci, ept, departements, 2024, 2024, {})
+
+
+def _points(*coordonnees):
+    return gpd.GeoSeries([Point(x, y) if x is not None else None for x, y in coordonnees], crs=CRS)
+
+
+def test_dedans_sur_la_limite_a_299_et_301_metres(mini_referentiel):
+    points = _points(
+        (X0 + 500, Y0 + 500),  # dans A
+        (X0 + 1000, Y0 + 200),  # sur la limite est de A
+        (X0 + 200, Y0 + 1299),  # 299 m au nord de A
+        (X0 + 200, Y0 + 1301),  # 301 m au nord de A
+        (None, None),  # sans géométrie
+    )
+    resultat = rattacher_qpv(points, mini_referentiel.qpv, 300)
+    assert resultat["code_qp"].tolist() == ["QN09501M", "QN09501M", "", "", ""]
+    assert resultat["code_qp_proche"].tolist() == ["QN09501M", "QN09501M", "QN09501M", "", ""]
+    assert resultat["distance_qpv_m"].iloc[2] == pytest.approx(299)
+    assert np.isnan(resultat["distance_qpv_m"].iloc[3])
+
+
+def test_distance_de_proximite_configurable(mini_referentiel):
+    resultat = rattacher_qpv(_points((X0 + 200, Y0 + 1301)), mini_referentiel.qpv, 310)
+    assert resultat["code_qp_proche"].tolist() == ["QN09501M"]
+
+
+def test_le_plus_proche_des_deux(mini_referentiel):
+    # Entre A (bord x=1000) et B (bord x=1500) : 200 m de A, 300 m de B.
+    resultat = rattacher_qpv(_points((X0 + 1200, Y0 + 700)), mini_referentiel.qpv, 300)
+    assert resultat["code_qp_proche"].tolist() == ["QN09501M"]
+    assert resultat["distance_qpv_m"].iloc[0] == pytest.approx(200)
+
+
+def test_refuse_un_autre_crs(mini_referentiel):
+    with pytest.raises(ValueError, match="EPSG:2154"):
+        rattacher_qpv(_points((X0, Y0)).to_crs("EPSG:4326"), mini_referentiel.qpv)
+
+
+def _seances(*lignes):
+    enregistrements = []
+    for numero, (commune, xy, distanciel) in enumerate(lignes, start=1):
+        lon, lat = VERS_WGS84.transform(*xy) if xy else (np.nan, np.nan)
+        enregistrements.append(
+            {
+                "id_seance": f"S{numero}",
+                "id_action": "A1",
+                "date": pd.Timestamp("2023-03-01"),
+                "demi_journees": 1,
+                "code_commune": commune,
+                "lieu": "",
+                "latitude": lat,
+                "longitude": lon,
+                "distanciel": distanciel,
+            }
+        )
+    return pd.DataFrame(enregistrements)
+
+
+def test_situer_seances(mini_referentiel):
+    seances = _seances(
+        ("95002", (X0 + 2200, Y0 + 1000), False),  # dans B, partie dans la commune Deux
+        ("95001", None, False),  # sans coordonnées : commune seulement
+        ("", None, True),  # à distance
+        ("95003", (X0 + 3500, Y0 + 3500), False),  # loin de tout QPV
+    )
+    avant = seances.copy()
+    situees = situer_seances(seances, mini_referentiel)
+    pd.testing.assert_frame_equal(seances, avant)  # l'entrée n'est pas modifiée
+    assert situees.crs == CRS
+    assert situees["code_qp"].tolist() == ["QN09502I", "", "", ""]
+    assert situees["precision"].tolist() == ["coordonnees", "commune", "distanciel", "coordonnees"]
+    assert situees["situation_qpv"].tolist() == ["dans_qpv", "non_situee", "distanciel", "hors_qpv"]
+    assert situees["nom_com"].tolist()[:2] == ["Deux", "Une"]
+    assert situees["nom_epci"].iloc[3] == "CC Sans QPV"
+
+
+def test_situer_origines_dans_et_hors_territoire(mini_referentiel):
+    participations = pd.DataFrame(
+        {
+            "id_seance": ["S1"] * 4,
+            "public": ["elu"] * 4,
+            "code_commune_origine": ["95002", "", "93066", ""],
+            "departement_origine": ["95", "95", "autre", "autre"],
+            "nombre": [3, 4, 5, 6],
+        }
+    )
+    origines = situer_origines(participations, mini_referentiel)
+    assert origines["departement"].tolist() == ["95", "95", "autre", "autre"]
+    assert origines["dans_territoire"].tolist() == [True, True, False, False]
+    assert origines["niveau_origine"].tolist() == ["commune", "departement", "commune", "departement"]
+    assert origines["commune_pv"].tolist() == [True, False, False, False]
+    assert origines["intercommunalite"].tolist() == ["CA Test", "", "", ""]
+
+
+def _activite(seances, participations, demandes=None):
+    vide = pd.DataFrame(
+        columns=[
+            "id_demande",
+            "date",
+            "type_demandeur",
+            "code_commune",
+            "siren_epci",
+            "departement",
+            "thematique",
+        ]
+    )
+    actions = pd.DataFrame(
+        {
+            "id_action": ["A1"],
+            "intitule": ["Test"],
+            "axe": ["developpement_social"],
+            "thematique": ["sante"],
+            "format": ["rencontre"],
+        }
+    )
+    return Activite(
+        actions,
+        seances,
+        participations,
+        vide if demandes is None else demandes,
+        pd.DataFrame(),
+        pd.DataFrame(),
+        pd.DataFrame(),
+        "test",
+        False,
+    )
+
+
+def test_indicateurs_annee_vide(mini_referentiel, ecrire_jeu):
+    entetes = {table: texte.split("\n", 1)[0] + "\n" for table, texte in TABLES_VALIDES.items()}
+    activite = lire_activite(ecrire_jeu(**entetes), referentiel=mini_referentiel)
+    situee = situer_activite(activite, mini_referentiel)
+    indicateurs = calculer_indicateurs(situee, mini_referentiel)
+    assert valeur(indicateurs, "participations") == 0
+    assert valeur(indicateurs, "actions") == 0
+    assert valeur(indicateurs, "demandes") == 0
+    assert valeur(indicateurs, "qpv_atteints") == 0
+    assert valeur(indicateurs, "communes_pv") == 2
+    non_atteints = indicateurs[indicateurs["indicateur"] == "qpv_non_atteints"]["modalite"].tolist()
+    assert non_atteints == ["Alpha (QN09501M)", "Bêta (QN09502I)"]
+
+
+def test_indicateurs_couverture_et_perimetre(mini_referentiel):
+    seances = _seances(("95001", (X0 + 1100, Y0 + 500), False), ("", None, True))
+    participations = pd.DataFrame(
+        {
+            "id_seance": ["S1", "S1", "S2"],
+            "public": ["elu", "habitant", "elu"],
+            "code_commune_origine": ["95002", "", "93066"],
+            "departement_origine": ["95", "95", "autre"],
+            "nombre": [3, 4, 5],
+        }
+    )
+    situee = situer_activite(_activite(seances, participations), mini_referentiel)
+    synthese = calculer_indicateurs(situee, mini_referentiel)
+    departement = calculer_indicateurs(situee, mini_referentiel, "95")
+    assert valeur(synthese, "participations") == 12
+    assert valeur(departement, "participations") == 7
+    assert valeur(synthese, "participations_par_departement_origine", "autre") == 5
+    assert valeur(synthese, "qpv_seance_proximite") == 1  # à 100 m de A
+    assert valeur(synthese, "qpv_atteints", colonne="part") == pytest.approx(0.5)
+    assert valeur(synthese, "communes_pv_atteintes") == 1  # Deux
+    assert valeur(synthese, "participations_communes_pv", colonne="part") == pytest.approx(3 / 12)
+    assert valeur(departement, "seances") == 1  # la séance à distance n'est d'aucun département
+    assert valeur(synthese, "seances_par_precision", "distanciel") == 1

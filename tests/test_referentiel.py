@@ -1,0 +1,133 @@
+"""Référentiel : installation depuis le miroir, chargement, vérification, erreurs."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tomllib
+
+import pytest
+
+from observatoire import (
+    ErreurParametre,
+    ErreurReferentiel,
+    charger_referentiel,
+    installer_referentiel,
+    verifier_referentiel,
+)
+from observatoire.cli import main
+from observatoire.referentiel import _lire_couches
+
+from .conftest import RACINE
+
+
+@pytest.fixture(scope="module")
+def installe(miroir, tmp_path_factory):
+    cible = tmp_path_factory.mktemp("ref") / "reference"
+    installer_referentiel(miroir, cible)
+    return cible
+
+
+def test_installation_ecrit_un_manifeste_complet(installe):
+    manifeste = json.loads((installe / "manifest.json").read_text(encoding="utf-8"))
+    assert manifeste["mode"] == "miroir"
+    assert manifeste["millesime_qpv"] == 2024
+    assert set(manifeste["couches"]) >= {"qpv", "communes", "epci", "ept", "departements"}
+    for couche in manifeste["couches"].values():
+        assert re.fullmatch(r"[0-9a-f]{64}", couche["sha256"])
+        assert "Licence Ouverte" in couche["licence"]
+        assert couche["source"] and couche["entites"] > 0
+    assert manifeste["couches"]["qpv"]["entites"] == 83
+    assert (installe / "PROVENANCE.md").is_file()
+
+
+def test_verifier_compte_qpv_et_communes_par_departement(installe):
+    tableau = verifier_referentiel(installe).set_index("departement")
+    assert tableau.loc[["78", "92", "95"], "qpv"].tolist() == [22, 19, 42]
+    assert tableau.loc[["78", "92", "95"], "communes"].tolist() == [259, 36, 183]
+    assert (tableau["statut"] == "ok").all()
+    assert (tableau["geometries_invalides"] == 0).all()
+
+
+def test_chargement_en_lambert93_avec_millesime_et_provenance(installe):
+    referentiel = charger_referentiel("95", installe)
+    assert referentiel.qpv.crs == "EPSG:2154"
+    assert len(referentiel.qpv) == 42
+    assert set(referentiel.communes["insee_dep"]) == {"95"}
+    assert referentiel.qpv.attrs["millesime"] == 2024
+    assert "ANCT" in referentiel.qpv.attrs["provenance"]["source"]
+    assert referentiel.communes["insee_com"].map(type).eq(str).all()
+    # Argenteuil est dans l'EPT Boucle Nord de Seine.
+    argenteuil = referentiel.communes.set_index("insee_com").loc["95018"]
+    assert argenteuil["nom_ept"] == "Boucle Nord de Seine"
+
+
+def test_chargement_mis_en_cache(installe):
+    charger_referentiel("78", installe)
+    avant = _lire_couches.cache_info().hits
+    charger_referentiel(("78", "92"), installe)
+    assert _lire_couches.cache_info().hits == avant + 1
+
+
+def test_departement_inconnu_liste_les_codes_valides(installe):
+    with pytest.raises(ErreurParametre, match=r"13.*Codes disponibles : 78, 92, 95"):
+        charger_referentiel(("95", "13"), installe)
+
+
+def test_codes_de_departement_normalises(installe):
+    assert charger_referentiel(95, installe).departements_demandes == ("95",)
+    assert charger_referentiel("095", installe).departements_demandes == ("95",)
+    with pytest.raises(ErreurParametre, match="invalide"):
+        charger_referentiel("quatre-vingt-quinze", installe)
+
+
+def test_referentiel_absent_nomme_la_commande(tmp_path):
+    with pytest.raises(ErreurReferentiel, match="observatoire referentiel installer"):
+        charger_referentiel(None, tmp_path / "rien")
+
+
+def test_fichier_tronque_refuse_sans_toucher_l_installation(miroir, tmp_path):
+    copie = tmp_path / "miroir"
+    shutil.copytree(miroir, copie)
+    qpv = copie / "qpv_2024_78_92_95.geojson"
+    qpv.chmod(0o644)
+    qpv.write_bytes(qpv.read_bytes()[:5000])
+    cible = tmp_path / "reference"
+    installer_referentiel(miroir, cible)
+    avant = (cible / "manifest.json").read_text(encoding="utf-8")
+    with pytest.raises(ErreurReferentiel, match="illisible ou tronqué"):
+        installer_referentiel(copie, cible)
+    assert (cible / "manifest.json").read_text(encoding="utf-8") == avant
+
+
+def test_somme_de_controle_differente(miroir, tmp_path):
+    cible = tmp_path / "reference"
+    installer_referentiel(miroir, cible)
+    with open(cible / "epci.geojson", "a", encoding="utf-8") as flux:
+        flux.write(" ")
+    with pytest.raises(ErreurReferentiel, match="sha256"):
+        verifier_referentiel(cible)
+    _lire_couches.cache_clear()
+    with pytest.raises(ErreurReferentiel, match="modifié ou est corrompu"):
+        charger_referentiel(None, cible)
+
+
+def test_miroir_incomplet(tmp_path):
+    (tmp_path / "vide").mkdir()
+    with pytest.raises(ErreurReferentiel, match="ne contient pas les couches"):
+        installer_referentiel(tmp_path / "vide", tmp_path / "reference")
+
+
+def test_commande_verifier(installe, capsys):
+    assert main(["referentiel", "verifier", "--dossier", str(installe)]) == 0
+    sortie = capsys.readouterr().out
+    assert re.search(r"95\s+42\s+183", sortie)
+
+
+def test_environment_yml_et_pyproject_ont_les_memes_dependances():
+    pyproject = tomllib.loads((RACINE / "pyproject.toml").read_text(encoding="utf-8"))
+    declarees = pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["dev"]
+    texte = (RACINE / "environment.yml").read_text(encoding="utf-8")
+    conda = re.findall(r"^\s+- (?!pip\b|python\b|-e\b)([A-Za-z0-9_.-]+[<>=!~]+[^\s#]*)", texte, re.M)
+    assert sorted(d.lower() for d in declarees) == sorted(c.lower() for c in conda)

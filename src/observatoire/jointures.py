@@ -39,25 +39,28 @@ def rattacher_qpv(
     qpv : geopandas.GeoDataFrame
         Périmètres QPV en EPSG:2154 avec la colonne ``code_qp``.
     distance_proximite_m : float
-        Distance de proximité en mètres (300 par défaut), bornes comprises.
+        Distance de proximité en mètres (300 par défaut), bornes comprises ; 0 pour ne
+        chercher que le QPV qui contient le point.
 
     Returns
     -------
     pandas.DataFrame
         Même index que ``points`` (ou position), colonnes ``code_qp`` (QPV contenant le point,
-        sinon vide), ``code_qp_proche`` (QPV le plus proche à moins de D, ou celui qui contient
-        le point) et ``distance_qpv_m`` (0 dans un QPV, NaN au-delà de D).
+        sinon ``""``), ``code_qp_proche`` (QPV le plus proche à moins de D, ou celui qui
+        contient le point) et ``distance_qpv_m`` (0 dans un QPV, NaN au-delà de D). Les codes
+        sont des catégories (``""`` compris) : une colonne d'un million de lignes reste légère.
+        Un point sur la limite d'un QPV est dans le QPV ; entre deux QPV qui se touchent, le
+        premier du référentiel l'emporte.
     """
     _verifier_crs(points, qpv)
-    geometries = np.asarray(points.array if isinstance(points, gpd.GeoSeries) else points, dtype=object)
+    geometries = (
+        np.asarray(points.array) if isinstance(points, gpd.GeoSeries) else np.asarray(points, dtype=object)
+    )
     index = points.index if isinstance(points, gpd.GeoSeries) else pd.RangeIndex(len(geometries))
-    codes = qpv["code_qp"].to_numpy()
-    arbre = shapely.STRtree(qpv.geometry.array)
-    valides = ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
-    positions = np.flatnonzero(valides)
+    polygones = np.asarray(qpv.geometry.array, dtype=object)
 
-    dedans, proche, distance = _rattacher(arbre, geometries, positions, distance_proximite_m, qpv)
-    return _assembler(index, codes, dedans, proche, distance)
+    i_points, i_qpv, distances = _paires_a_portee(geometries, polygones, distance_proximite_m)
+    return _assembler(index, len(geometries), qpv["code_qp"].to_numpy(), i_points, i_qpv, distances)
 
 
 def _verifier_crs(points, qpv) -> None:
@@ -67,51 +70,46 @@ def _verifier_crs(points, qpv) -> None:
         raise ValueError(f"Les points doivent être en {CRS_CALCUL} (reçu {points.crs}).")
 
 
-def _rattacher(arbre, geometries, positions, distance_m, qpv):
-    n = len(geometries)
-    dedans = np.full(n, -1)
-    proche = np.full(n, -1)
+def _paires_a_portee(points: np.ndarray, polygones: np.ndarray, distance_m: float):
+    """Paires (point, QPV) à moins de D mètres avec leur distance (0 dedans ou sur la limite)."""
+    # Préparer les polygones (index interne GEOS) ne change pas leur valeur ; la préparation
+    # reste en cache sur les géométries du référentiel pour les appels suivants.
+    shapely.prepare(polygones)
+    if distance_m <= 0:
+        i_points, i_qpv = shapely.STRtree(polygones).query(points, predicate="intersects")
+        return i_points, i_qpv, np.zeros(len(i_points))
+    # Arbre sur les emprises élargies de D : peu de candidats, puis tests exacts préparés.
+    xmin, ymin, xmax, ymax = shapely.bounds(polygones).T
+    emprises = shapely.box(xmin - distance_m, ymin - distance_m, xmax + distance_m, ymax + distance_m)
+    i_points, i_qpv = shapely.STRtree(emprises).query(points)
+    distances = np.full(len(i_points), np.inf)
+    dedans = shapely.intersects(polygones[i_qpv], points[i_points])
+    distances[dedans] = 0.0
+    autour = np.flatnonzero(~dedans)
+    proches = autour[shapely.dwithin(polygones[i_qpv[autour]], points[i_points[autour]], distance_m)]
+    distances[proches] = shapely.distance(points[i_points[proches]], polygones[i_qpv[proches]])
+    retenues = distances <= distance_m
+    return i_points[retenues], i_qpv[retenues], distances[retenues]
+
+
+def _assembler(index, n, codes, i_points, i_qpv, distances) -> pd.DataFrame:
+    # Le plus proche d'abord ; à égalité (QPV qui se touchent), le premier du référentiel.
+    ordre = np.lexsort((i_qpv, distances, i_points))
+    i_points, i_qpv, distances = i_points[ordre], i_qpv[ordre], distances[ordre]
+    premier = np.r_[True, i_points[1:] != i_points[:-1]] if len(i_points) else np.zeros(0, dtype=bool)
+    i_points, i_qpv, distances = i_points[premier], i_qpv[premier], distances[premier]
+    proche = np.zeros(n, dtype=np.int64)  # 0 = aucun QPV ; k = k-ième QPV
+    proche[i_points] = i_qpv + 1
+    dedans = np.zeros(n, dtype=np.int64)
+    dedans[i_points[distances == 0]] = i_qpv[distances == 0] + 1
     distance = np.full(n, np.nan)
-    if len(positions) == 0:
-        return dedans, proche, distance
-    points_valides = geometries[positions]
-    i_points, i_qpv = arbre.query(points_valides, predicate="intersects")
-    # Plusieurs QPV peuvent se toucher : le premier dans l'ordre du référentiel l'emporte.
-    premier = _premier_par_groupe(i_points, i_qpv)
-    dedans[positions[premier[0]]] = premier[1]
-    proche[positions[premier[0]]] = premier[1]
-    distance[positions[premier[0]]] = 0.0
-
-    restants = np.setdiff1d(np.arange(len(positions)), premier[0], assume_unique=True)
-    if len(restants) and distance_m > 0:
-        i_points, i_qpv = arbre.query(points_valides[restants], predicate="dwithin", distance=distance_m)
-        if len(i_points):
-            distances = shapely.distance(points_valides[restants][i_points], qpv.geometry.array[i_qpv])
-            ordre = np.lexsort((i_qpv, distances, i_points))
-            i_points, i_qpv, distances = i_points[ordre], i_qpv[ordre], distances[ordre]
-            garde = np.r_[True, i_points[1:] != i_points[:-1]]
-            cible = positions[restants[i_points[garde]]]
-            proche[cible] = i_qpv[garde]
-            distance[cible] = distances[garde]
-    return dedans, proche, distance
-
-
-def _premier_par_groupe(groupes: np.ndarray, valeurs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if len(groupes) == 0:
-        return groupes, valeurs
-    ordre = np.lexsort((valeurs, groupes))
-    groupes, valeurs = groupes[ordre], valeurs[ordre]
-    garde = np.r_[True, groupes[1:] != groupes[:-1]]
-    return groupes[garde], valeurs[garde]
-
-
-def _assembler(index, codes, dedans, proche, distance) -> pd.DataFrame:
-    code_dedans = np.where(dedans >= 0, codes[np.maximum(dedans, 0)], "")
-    code_proche = np.where(proche >= 0, codes[np.maximum(proche, 0)], "")
+    distance[i_points] = distances
+    categories = pd.Index(["", *codes], dtype=object).unique()
+    position = categories.get_indexer(["", *codes])
     return pd.DataFrame(
         {
-            "code_qp": code_dedans.astype(object),
-            "code_qp_proche": code_proche.astype(object),
+            "code_qp": pd.Categorical.from_codes(position[dedans], categories=categories),
+            "code_qp_proche": pd.Categorical.from_codes(position[proche], categories=categories),
             "distance_qpv_m": distance,
         },
         index=index,

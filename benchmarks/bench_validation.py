@@ -1,0 +1,37 @@
+"""Lecture et validation d'un fichier de 200 000 participations (cible : moins de 5 s).
+
+.venv/bin/python benchmarks/bench_validation.py [LIGNES]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _commun import jeu_agrandi, memoire_max_mio
+
+from observatoire import charger_referentiel, lire_activite
+
+
+def main(lignes: int = 200_000) -> None:
+    referentiel = charger_referentiel()
+    with tempfile.TemporaryDirectory() as dossier:
+        jeu = jeu_agrandi(Path(dossier), lignes)
+        memoire_avant = memoire_max_mio()
+        mesures = []
+        for _ in range(3):
+            debut = time.perf_counter()
+            activite = lire_activite(jeu, annee=2023, referentiel=referentiel)
+            mesures.append(time.perf_counter() - debut)
+        assert len(activite.participations) == lignes
+    print(
+        f"lecture + validation de {lignes} participations : "
+        f"meilleur {min(mesures):.2f} s, médiane {sorted(mesures)[1]:.2f} s (3 essais)"
+    )
+    print(f"mémoire résidente max : {memoire_max_mio():.0f} Mio (avant lecture : {memoire_avant:.0f} Mio)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000)

@@ -68,6 +68,8 @@ def situer_activite(
     seances = situer_seances(activite.seances, referentiel, distance_proximite_m)
     actions = activite.actions[["id_action", "intitule", "axe", "thematique", "format"]]
     seances = seances.merge(actions, on="id_action", how="left")
+    participants = activite.participations.groupby("id_seance")["nombre"].sum()
+    seances["participants"] = seances["id_seance"].map(participants).fillna(0).astype(int)
     origines = situer_origines(activite.participations, referentiel)
     colonnes_seance = ["id_seance", "id_action", "date", "axe", "thematique", "format", "intitule"]
     participations = origines.merge(pd.DataFrame(seances[colonnes_seance]), on="id_seance", how="left")

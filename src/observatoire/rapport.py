@@ -1,0 +1,527 @@
+"""Sections des rapports : ce que les notebooks appellent, une méthode par section.
+
+``preparer_rapport`` lit, valide, rattache et calcule une fois ; chaque méthode de ``Rapport``
+renvoie un objet HTML affichable (JupyterLab, papermill, nbconvert) et, si un dossier de
+sortie est donné, écrit ses fichiers (``indicateurs.csv``, ``carte.html``, ``figures/*.png``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .activite import Activite, chemin_donnees_annee, lire_activite
+from .cartes import carte_activite, carte_statique, ecrire_carte, html_carte
+from .erreurs import ErreurDonnees, ErreurParametre
+from .graphiques import figure_html, format_nombre, format_part, graphique_barres, libelle_mois, tableau_html
+from .indicateurs import SYNTHESE, ActiviteSituee, calculer_indicateurs, ecrire_indicateurs, situer_activite
+from .jointures import DISTANCE_PROXIMITE_M
+from .referentiel import Referentiel, charger_referentiel
+from .territoires import normaliser_departement
+from .vocabulaires import libelle
+
+__all__ = ["Rapport", "preparer_rapport"]
+
+STYLE = """
+<style>
+.obs-bandeau{background:#fff4e5;border-left:5px solid #e69f00;padding:.6em 1em;margin:1em 0}
+.obs-sous-titre{color:#444;margin-top:-.4em}
+.obs-cartes{display:flex;flex-wrap:wrap;gap:.8em;margin:1em 0}
+.obs-carte{border:1px solid #d0d7de;border-radius:6px;padding:.7em 1em;min-width:9.5em;background:#fafbfc}
+.obs-carte .valeur{font-size:1.7em;font-weight:700;color:#0b4f8a;display:block}
+.obs-carte .libelle{font-size:.9em;color:#333}
+.obs-duo{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start;margin:1em 0}
+.obs-duo img.graphique{max-width:640px;width:100%;height:auto}
+table.donnees{border-collapse:collapse;font-size:.9em;margin:.5em 0}
+table.donnees caption{text-align:left;font-weight:600;padding:.3em 0}
+table.donnees th,table.donnees td{border:1px solid #d0d7de;padding:.25em .6em;text-align:left}
+table.donnees td:nth-child(n+2){text-align:right}
+table.donnees.texte td{text-align:left}
+iframe.obs-carte-interactive{width:100%;height:620px;border:1px solid #d0d7de;border-radius:6px}
+</style>
+"""
+
+
+class _HTML:
+    """Sortie HTML affichable par Jupyter (sans dépendre d'IPython à l'import)."""
+
+    def __init__(self, contenu: str):
+        self.contenu = contenu
+
+    def _repr_html_(self) -> str:
+        return self.contenu
+
+    def __str__(self) -> str:
+        return self.contenu
+
+
+@dataclass
+class Rapport:
+    """Données d'un rapport (un département ou la synthèse) et ses sections."""
+
+    territoire: str
+    annee: int
+    referentiel: Referentiel
+    activite: Activite
+    situee: ActiviteSituee
+    precedente: ActiviteSituee | None
+    indicateurs: pd.DataFrame
+    sortie: Path | None
+    parametres: dict
+    _figures: int = field(default=0, repr=False)
+
+    # ------------------------------------------------------------------ utilitaires
+    @property
+    def nom_territoire(self) -> str:
+        """« Val-d'Oise (95) » ou « Synthèse du territoire (78, 92, 95) »."""
+        if self.territoire == SYNTHESE:
+            return f"Synthèse du territoire ({', '.join(self.referentiel.departements_demandes)})"
+        noms = self.referentiel.departements.set_index("insee_dep")["nom_dep"]
+        return f"{noms.get(self.territoire, self.territoire)} ({self.territoire})"
+
+    def _v(self, indicateur: str, modalite: str = "total", colonne: str = "valeur") -> float:
+        lignes = self.indicateurs[
+            (self.indicateurs["indicateur"] == indicateur) & (self.indicateurs["modalite"] == modalite)
+        ]
+        return float(lignes[colonne].iloc[0]) if len(lignes) else float("nan")
+
+    def _serie(self, indicateur: str) -> pd.DataFrame:
+        return self.indicateurs[self.indicateurs["indicateur"] == indicateur]
+
+    def _figure(self, figure, nom: str, alternative: str) -> str:
+        chemin = self.sortie / "figures" / f"{nom}.png" if self.sortie else None
+        return figure_html(figure, alternative, chemin)
+
+    def _repartition(
+        self,
+        indicateur: str,
+        titre: str,
+        vocabulaire: str | None,
+        unite: str,
+        nom_figure: str,
+        horizontal: bool = True,
+        maximum: int = 15,
+    ) -> str:
+        lignes = self._serie(indicateur)
+        if lignes.empty or lignes["valeur"].sum() == 0:
+            return f"<p>{html.escape(titre)} : aucune donnée pour ce territoire.</p>"
+        lignes = lignes.head(maximum)
+        libelles = lignes["modalite"].map(
+            (lambda m: libelle(vocabulaire, m))
+            if vocabulaire
+            else (libelle_mois if indicateur.endswith("_mois") else str)
+        )
+        valeurs = pd.Series(lignes["valeur"].to_numpy(), index=libelles.to_numpy())
+        parts = pd.Series(lignes["part"].to_numpy(), index=libelles.to_numpy())
+        figure = graphique_barres(valeurs, titre, parts=parts, horizontal=horizontal, unite=unite)
+        alternative = f"{titre} : " + " ; ".join(
+            f"{l} {format_nombre(v)} ({format_part(p)})"
+            for l, v, p in zip(valeurs.index, valeurs, parts, strict=True)
+        )
+        tableau = pd.DataFrame(
+            {
+                "Modalité": valeurs.index,
+                unite.capitalize(): valeurs.map(format_nombre).to_numpy(),
+                "Part": parts.map(format_part).to_numpy(),
+            }
+        )
+        return (
+            f'<div class="obs-duo">{self._figure(figure, nom_figure, alternative)}'
+            f"{tableau_html(tableau, titre)}</div>"
+        )
+
+    # ------------------------------------------------------------------ sections
+    def titre(self) -> _HTML:
+        """Titre (``<h1>``), sous-titre et avertissement « données de démonstration »."""
+        bandeau = ""
+        if self.activite.demonstration:
+            bandeau = (
+                '<div class="obs-bandeau" role="note"><strong>Données de démonstration.</strong> '
+                "Ce rapport est produit sur un jeu illustratif qui reproduit les chiffres publiés du "
+                "rapport d'activité 2023 du Pôle ressources ; les lieux et les personnes ne sont pas réels.</div>"
+            )
+        return _HTML(
+            f"{STYLE}<h1>Activité {self.annee} — {html.escape(self.nom_territoire)}</h1>"
+            f'<p class="obs-sous-titre">Où l\'activité du centre de ressources a porté, quels quartiers '
+            f"prioritaires (QPV 2024) elle a atteints ou non.</p>{bandeau}"
+        )
+
+    def chiffres_cles(self) -> _HTML:
+        """Cartes de chiffres clés."""
+        qpv_total = self._v("qpv")
+        cartes = [
+            (format_nombre(self._v("participations")), "participations cumulées"),
+            (format_nombre(self._v("actions")), "actions"),
+            (format_nombre(self._v("demi_journees")), "demi-journées ou soirées"),
+            (
+                f"{format_nombre(self._v('qpv_atteints'))} / {format_nombre(qpv_total)}",
+                "QPV 2024 atteints (séance dedans ou à proximité)",
+            ),
+            (
+                f"{format_nombre(self._v('communes_pv_atteintes'))} / {format_nombre(self._v('communes_pv'))}",
+                "communes en politique de la ville d'où viennent des participant·es",
+            ),
+            (format_nombre(self._v("demandes")), "demandes info-doc"),
+        ]
+        if self.territoire == SYNTHESE:
+            cartes.insert(
+                1,
+                (
+                    format_part(self._v("participations_par_departement_origine", "autre", "part")),
+                    "des participations viennent d'autres territoires",
+                ),
+            )
+        contenu = "".join(
+            f'<div class="obs-carte"><span class="valeur">{html.escape(v)}</span>'
+            f'<span class="libelle">{html.escape(t)}</span></div>'
+            for v, t in cartes
+        )
+        return _HTML(f'<div class="obs-cartes">{contenu}</div>')
+
+    def carte(self) -> _HTML:
+        """Carte interactive intégrée (et ``carte.html``, ``figures/carte.png`` si sortie)."""
+        carte = carte_activite(self.situee, self.referentiel, self.territoire)
+        page = html_carte(carte)
+        lien = ""
+        if self.sortie:
+            ecrire_carte(carte, self.sortie / "carte.html")
+            figure_html(
+                carte_statique(self.situee, self.referentiel, self.territoire),
+                "carte statique",
+                self.sortie / "figures" / "carte.png",
+            )
+            lien = (
+                '<p><a href="carte.html">Ouvrir la carte seule</a> · '
+                '<a href="figures/carte.png">carte statique (PNG) pour l\'impression</a></p>'
+            )
+        return _HTML(
+            f'<iframe class="obs-carte-interactive" title="Carte interactive de l\'activité — '
+            f'{html.escape(self.nom_territoire)}" srcdoc="{html.escape(page, quote=True)}"></iframe>{lien}'
+        )
+
+    def couverture(self) -> _HTML:
+        """QPV et communes en politique de la ville atteints et non atteints (tableaux)."""
+        seances = self.situee.seances
+        qpv = self.referentiel.qpv
+        communes = self.referentiel.communes
+        if self.territoire != SYNTHESE:
+            qpv = qpv[qpv["insee_dep"] == self.territoire]
+            communes = communes[communes["insee_dep"] == self.territoire]
+        dedans = seances[seances["code_qp"] != ""].groupby("code_qp", observed=True).size()
+        proches = seances[(seances["code_qp"] == "") & (seances["code_qp_proche"] != "")]
+        proches = proches.groupby("code_qp_proche", observed=True).size()
+        tableau_qpv = pd.DataFrame(
+            {
+                "QPV": qpv["lib_qp"],
+                "Code": qpv["code_qp"],
+                "Commune(s)": qpv["lib_com"].str.replace(",", ", "),
+                "Séances dedans": qpv["code_qp"].map(dedans).fillna(0).astype(int),
+                "Séances à proximité": qpv["code_qp"].map(proches).fillna(0).astype(int),
+            }
+        )
+        tableau_qpv["Atteint"] = [
+            "oui (dedans)" if d else ("oui (à proximité)" if p else "non")
+            for d, p in zip(tableau_qpv["Séances dedans"], tableau_qpv["Séances à proximité"], strict=True)
+        ]
+        tableau_qpv = tableau_qpv.sort_values(
+            ["Atteint", "QPV"], key=lambda s: s.map({"non": 0}).fillna(1) if s.name == "Atteint" else s
+        )
+        participations = self.situee.participations.groupby("code_commune_origine")["nombre"].sum()
+        pv = communes[communes["n_qpv_2024"].fillna(0).astype(int) > 0]
+        tableau_pv = pd.DataFrame(
+            {
+                "Commune": pv["nom_com"] + " (" + pv["insee_com"] + ")",
+                "QPV 2024": pv["n_qpv_2024"].astype(int),
+                "Participations": pv["insee_com"].map(participations).fillna(0).astype(int),
+            }
+        ).sort_values(["Participations", "Commune"])
+        distance = format_nombre(self.situee.distance_proximite_m)
+        texte = (
+            f"<p>{format_nombre(self._v('qpv_seance_dedans'))} QPV ont accueilli au moins une séance, "
+            f"{format_nombre(self._v('qpv_seance_proximite'))} autres en ont eu une à moins de {distance} m ; "
+            f"{format_nombre(self._v('qpv') - self._v('qpv_atteints'))} QPV n'ont été atteints ni dedans ni à "
+            f"proximité (séances placées par leurs coordonnées ; une séance sans coordonnées n'est jamais "
+            f"rattachée à un QPV).</p>"
+        )
+        for colonne in ("Séances dedans", "Séances à proximité"):
+            tableau_qpv[colonne] = tableau_qpv[colonne].map(format_nombre)
+        tableau_pv["Participations"] = tableau_pv["Participations"].map(format_nombre)
+        return _HTML(
+            texte
+            + tableau_html(tableau_qpv, "Quartiers prioritaires : non atteints d'abord", "donnees texte")
+            + tableau_html(
+                tableau_pv,
+                "Communes accueillant un QPV : participations de leurs habitant·es "
+                "et professionnel·les (les moins atteintes d'abord)",
+            )
+        )
+
+    def activite_detaillee(self) -> _HTML:
+        """Participations par axe, thématique, public et mois (graphiques et tableaux)."""
+        blocs = [
+            self._repartition(
+                "participations_par_axe", "Participations par axe", "axe", "participations", "axes"
+            ),
+            self._repartition(
+                "participations_par_thematique",
+                "Participations par thématique",
+                "thematique",
+                "participations",
+                "thematiques",
+            ),
+            self._repartition(
+                "participations_par_public",
+                "Participations par public",
+                "public",
+                "participations",
+                "publics",
+            ),
+            self._repartition(
+                "participations_par_mois",
+                "Participations par mois",
+                None,
+                "participations",
+                "mois",
+                horizontal=False,
+            ),
+        ]
+        if self.territoire == SYNTHESE:
+            blocs.insert(
+                0,
+                self._repartition(
+                    "participations_par_departement_origine",
+                    "Participations par département d'origine",
+                    None,
+                    "participations",
+                    "origines",
+                ),
+            )
+        return _HTML("".join(blocs))
+
+    def demandes(self) -> _HTML:
+        """Demandes info-doc : types de demandeurs, thématiques, intercommunalités."""
+        connues = self._v("demandes") - self._v("demandes_par_origine", "inconnue")
+        texte = (
+            f"<p>{format_nombre(self._v('demandes'))} demandes enregistrées ; "
+            f"{format_part(self._v('demandes_hors_territoire', colonne='part'))} des demandes d'origine connue "
+            f"({format_nombre(connues)}) viennent d'hors du territoire.</p>"
+        )
+        return _HTML(
+            texte
+            + "".join(
+                [
+                    self._repartition(
+                        "demandes_par_type_demandeur",
+                        "Demandes par type de demandeur",
+                        "type_demandeur",
+                        "demandes",
+                        "demandeurs",
+                    ),
+                    self._repartition(
+                        "demandes_par_thematique",
+                        "Demandes par thématique",
+                        "thematique",
+                        "demandes",
+                        "demandes_thematiques",
+                    ),
+                    self._repartition(
+                        "demandes_par_intercommunalite",
+                        "Demandes par EPCI ou EPT (part des demandes d'origine connue)",
+                        None,
+                        "demandes",
+                        "demandes_intercommunalites",
+                        maximum=12,
+                    ),
+                ]
+            )
+        )
+
+    def evolution(self) -> _HTML:
+        """Évolution sur l'année précédente, si ses données sont fournies."""
+        if self.precedente is None:
+            return _HTML(f"<p>Pas de données pour {self.annee - 1} : pas de comparaison.</p>")
+        lignes = []
+        for cle, nom in (
+            ("participations", "Participations"),
+            ("actions", "Actions"),
+            ("demi_journees", "Demi-journées"),
+            ("demandes", "Demandes info-doc"),
+        ):
+            lignes.append(
+                {
+                    "Indicateur": nom,
+                    str(self.annee - 1): format_nombre(self._v(f"annee_precedente_{cle}")),
+                    str(self.annee): format_nombre(self._v(cle)),
+                    "Évolution": _signe(self._v(f"evolution_{cle}", colonne="part")),
+                }
+            )
+        institution = self._v("annee_precedente_demandes_par_type_demandeur", "institution", "part")
+        lignes.append(
+            {
+                "Indicateur": "Part des demandes venant d'institutions",
+                str(self.annee - 1): format_part(institution),
+                str(self.annee): format_part(self._v("demandes_par_type_demandeur", "institution", "part")),
+                "Évolution": "",
+            }
+        )
+        return _HTML(tableau_html(pd.DataFrame(lignes), f"{self.annee} comparé à {self.annee - 1}"))
+
+    def comparaison_departements(self) -> _HTML:
+        """Synthèse : chiffres clés côte à côte pour chaque département."""
+        lignes = []
+        for code in self.referentiel.departements_demandes:
+            indicateurs = calculer_indicateurs(self.situee, self.referentiel, code)
+
+            def v(indicateur, modalite="total", colonne="valeur", table=indicateurs):
+                trouve = table[(table["indicateur"] == indicateur) & (table["modalite"] == modalite)][colonne]
+                return float(trouve.iloc[0]) if len(trouve) else float("nan")
+
+            lignes.append(
+                {
+                    "Département": code,
+                    "Participations (origine)": format_nombre(v("participations")),
+                    "Part du total": format_part(v("participations") / self._v("participations")),
+                    "Séances tenues": format_nombre(v("seances")),
+                    "Demi-journées": format_nombre(v("demi_journees")),
+                    "QPV atteints": f"{format_nombre(v('qpv_atteints'))} / {format_nombre(v('qpv'))}",
+                    "Communes PV atteintes": f"{format_nombre(v('communes_pv_atteintes'))} / "
+                    f"{format_nombre(v('communes_pv'))}",
+                    "Demandes": format_nombre(v("demandes")),
+                }
+            )
+        return _HTML(tableau_html(pd.DataFrame(lignes), "Comparaison des départements"))
+
+    def methode(self) -> _HTML:
+        """Méthode, sources, licences, paramètres du calcul, date et version."""
+        provenance = self.referentiel.provenance
+        sources = "".join(
+            f"<li>{html.escape(c['source'])} — millésime {c['millesime']} — {html.escape(c['licence'])}</li>"
+            for nom, c in provenance.get("couches", {}).items()
+            if nom != "qpv_france"
+        )
+        bilan = self.activite.bilan
+        ecartees = int(bilan["lignes_ecartees"].sum())
+        demonstration = (
+            "<p><strong>Données de démonstration</strong> : jeu illustratif (data/demo) qui reproduit les "
+            "chiffres publiés du rapport d'activité 2023 du Pôle ressources ville et développement social.</p>"
+            if self.activite.demonstration
+            else ""
+        )
+        parametres = pd.DataFrame(
+            {"Paramètre": list(self.parametres), "Valeur": [str(v) for v in self.parametres.values()]}
+        )
+        return _HTML(
+            "<p>Les lieux des séances sont rattachés aux périmètres QPV 2024 en Lambert-93 (EPSG:2154) : une "
+            "séance est <em>dans</em> un QPV si son point est dans le périmètre ou sur sa limite, <em>à "
+            f"proximité</em> à moins de {format_nombre(self.situee.distance_proximite_m)} m. Une séance sans "
+            "coordonnées est comptée à sa commune, jamais dans un QPV. Les participations sont rattachées à "
+            "leur commune d'origine (commune en politique de la ville si elle accueille au moins un QPV 2024), "
+            "à défaut à leur département. Un département compte les participations qui en viennent, les "
+            "séances qui s'y tiennent et les demandes qui en viennent ; la synthèse compte tout une fois.</p>"
+            f"{demonstration}<p>Sources (référentiel installé le {html.escape(str(provenance.get('installe_le', '?')))}, "
+            f"mode {html.escape(str(provenance.get('mode', '?')))}) :</p><ul>{sources}</ul>"
+            "<p>Attribution : « ANCT, QPV 2024 ; INSEE, COG 2024 ; DGCL ; IGN ADMIN EXPRESS — Licence "
+            "Ouverte 2.0 (Etalab) ». Fond de carte © contributeurs OpenStreetMap.</p>"
+            f"<p>Données lues : {html.escape(self.activite.source)} ; {self.activite.nombre_avertissements} "
+            f"avertissement(s) ; {ecartees} ligne(s) écartée(s) en mode tolérant.</p>"
+            + tableau_html(parametres, "Paramètres du calcul", "donnees texte")
+            + f"<p>Produit le {dt.date.today():%d/%m/%Y} par l'Observatoire (version {_version()}).</p>"
+        )
+
+
+def _signe(part: float) -> str:
+    if pd.isna(part):
+        return "–"
+    texte = format_part(abs(part))
+    return ("+" if part >= 0 else "−") + texte
+
+
+def _version() -> str:
+    racine = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(racine), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = "inconnu"
+    from . import __version__
+
+    return f"{__version__}, commit {commit}"
+
+
+def preparer_rapport(
+    territoire: str | int,
+    annee: int = 2023,
+    donnees: str | Path = "data/demo",
+    referentiel: str | Path | None = None,
+    sortie: str | Path | None = None,
+    tolerant: bool = False,
+    distance_proximite_m: float = DISTANCE_PROXIMITE_M,
+) -> Rapport:
+    """Prépare un rapport : lit et valide l'année (et la précédente si présente), rattache, calcule.
+
+    Parameters
+    ----------
+    territoire : str or int
+        Code de département (``"95"``, ``95``, ``"095"``) ou ``"synthese"``.
+    annee : int
+        Année du rapport.
+    donnees : str or Path
+        Dossier de données (``DONNEES/<annee>/`` ou ``DONNEES/activite_<annee>.xlsx``).
+    referentiel : str or Path, optional
+        Dossier du référentiel installé (défaut : celui du projet).
+    sortie : str or Path, optional
+        Dossier où écrire ``indicateurs.csv``, ``carte.html`` et ``figures/`` ; rien n'est écrit
+        si vide.
+    tolerant : bool
+        Écarter les lignes en erreur au lieu d'arrêter.
+    distance_proximite_m : float
+        Distance de proximité aux QPV (mètres).
+
+    Returns
+    -------
+    Rapport
+    """
+    charge = charger_referentiel(None, referentiel or None)
+    code = SYNTHESE if str(territoire).strip().lower() == SYNTHESE else normaliser_departement(territoire)
+    if code != SYNTHESE and code not in charge.departements_demandes:
+        raise ErreurParametre(
+            f"Département {code} absent du référentiel installé ; codes disponibles : "
+            f"{', '.join(charge.departements_demandes)}."
+        )
+    annee = int(annee)
+    chemin = chemin_donnees_annee(donnees, annee)
+    if chemin is None:
+        raise ErreurDonnees(
+            f"Aucune donnée pour {annee} dans {donnees} : attendu {donnees}/{annee}/ (CSV) ou "
+            f"{donnees}/activite_{annee}.xlsx."
+        )
+    activite = lire_activite(chemin, annee=annee, tolerant=bool(tolerant), referentiel=charge)
+    situee = situer_activite(activite, charge, float(distance_proximite_m))
+    precedente = None
+    chemin_precedent = chemin_donnees_annee(donnees, annee - 1)
+    if chemin_precedent is not None and chemin_precedent != chemin:
+        anterieure = lire_activite(chemin_precedent, annee=annee - 1, tolerant=True, referentiel=charge)
+        precedente = situer_activite(anterieure, charge, float(distance_proximite_m))
+    indicateurs = calculer_indicateurs(situee, charge, code, precedente)
+    dossier = Path(sortie) if sortie else None
+    if dossier:
+        ecrire_indicateurs(indicateurs, dossier / "indicateurs.csv")
+    parametres = {
+        "territoire": code,
+        "annee": annee,
+        "donnees": str(chemin),
+        "tolerant": bool(tolerant),
+        "distance_proximite_m": float(distance_proximite_m),
+        "annee_precedente": str(chemin_precedent) if precedente is not None else "absente",
+    }
+    return Rapport(code, annee, charge, activite, situee, precedente, indicateurs, dossier, parametres)

@@ -120,8 +120,8 @@ class Rapport:
         parts = pd.Series(lignes["part"].to_numpy(), index=libelles.to_numpy())
         figure = graphique_barres(valeurs, titre, parts=parts, horizontal=horizontal, unite=unite)
         alternative = f"{titre} : " + " ; ".join(
-            f"{l} {format_nombre(v)} ({format_part(p)})"
-            for l, v, p in zip(valeurs.index, valeurs, parts, strict=True)
+            f"{m} {format_nombre(v)} ({format_part(p)})"
+            for m, v, p in zip(valeurs.index, valeurs, parts, strict=True)
         )
         tableau = pd.DataFrame(
             {

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from observatoire import charger_referentiel
+from observatoire.rapports import produire_rapports
 
 RACINE = Path(__file__).resolve().parents[1]
 MIROIR = RACINE.parent / "shared" / "reference"
@@ -67,3 +69,31 @@ def ecrire_jeu(tmp_path):
         return dossier
 
     return ecrire
+
+
+CHARGE = "<img src=x onerror=alert(1)>"
+
+
+def copier_demo_piegee(dossier):
+    """Copie de la démonstration avec un intitulé et un lieu piégés (XSS)."""
+    shutil.copytree(DEMO, dossier)
+    actions = dossier / "2023" / "actions.csv"
+    texte = actions.read_text(encoding="utf-8")
+    actions.write_text(
+        texte.replace("Accompagnement des CTG – réseau de la CAF du Val d'Oise", CHARGE, 1), encoding="utf-8"
+    )
+    seances = dossier / "2023" / "seances.csv"
+    seances.write_text(
+        seances.read_text(encoding="utf-8").replace("Salle municipale", CHARGE, 1), encoding="utf-8"
+    )
+    return dossier
+
+
+@pytest.fixture(scope="session")
+def lot(tmp_path_factory):
+    racine = tmp_path_factory.mktemp("lot")
+    donnees = copier_demo_piegee(racine / "donnees")
+    bilan = produire_rapports(
+        annee=2023, departements=["78", "92", "095"], donnees=donnees, sortie=racine / "reports", jobs=2
+    )
+    return bilan, donnees

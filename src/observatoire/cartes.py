@@ -354,7 +354,10 @@ class _Legende(MacroElement):
 
 
 def html_carte(carte: folium.Map) -> str:
-    """HTML autonome et reproductible d'une carte : ressources intégrées, identifiants stables."""
+    """HTML autonome et reproductible d'une carte : ressources intégrées, identifiants stables.
+
+    Folium complète la carte à chaque rendu : rendre une seule fois chaque objet carte.
+    """
     page = carte.get_root().render()
     page = page.replace("<html>", '<html lang="fr">', 1)
     return _identifiants_stables(page)
@@ -388,12 +391,17 @@ def _identifiants_stables(page: str) -> str:
     return re.sub(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", remplacer, page)
 
 
-def ecrire_carte(carte: folium.Map, chemin: str | Path) -> Path:
-    """Écrit la carte autonome (``carte.html``) ; deux écritures donnent les mêmes octets."""
+def ecrire_carte(carte: folium.Map, chemin: str | Path) -> str:
+    """Écrit la carte autonome (``carte.html``) et renvoie son HTML.
+
+    Deux cartes construites sur les mêmes données donnent les mêmes octets. Folium modifie la
+    carte en la rendant : rendre une fois par carte (utiliser le HTML renvoyé).
+    """
+    page = html_carte(carte)
     chemin = Path(chemin)
     chemin.parent.mkdir(parents=True, exist_ok=True)
-    chemin.write_text(html_carte(carte), encoding="utf-8")
-    return chemin
+    chemin.write_text(page, encoding="utf-8")
+    return page
 
 
 def carte_statique(

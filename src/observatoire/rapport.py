@@ -186,10 +186,11 @@ class Rapport:
     def carte(self) -> _HTML:
         """Carte interactive intégrée (et ``carte.html``, ``figures/carte.png`` si sortie)."""
         carte = carte_activite(self.situee, self.referentiel, self.territoire)
-        page = html_carte(carte)
         lien = ""
-        if self.sortie:
-            ecrire_carte(carte, self.sortie / "carte.html")
+        if self.sortie is None:
+            page = html_carte(carte)
+        else:
+            page = ecrire_carte(carte, self.sortie / "carte.html")
             figure_html(
                 carte_statique(self.situee, self.referentiel, self.territoire),
                 "carte statique",

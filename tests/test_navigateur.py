@@ -1,0 +1,125 @@
+"""Vrai navigateur (Chromium headless, réseau coupé) : la carte Leaflet et la couche QPV sont
+dessinées, aucune erreur JavaScript hors tuiles bloquées, la charge XSS ne s'exécute pas."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.navigateur, pytest.mark.lent]
+
+webdriver = pytest.importorskip("selenium.webdriver")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+ETAT_CARTE = """
+const cartes = Object.values(window).filter(v => v instanceof L.Map);
+const couches = Object.values(window).filter(v => v instanceof L.GeoJSON && v._map);
+const tailles = couches.map(c => c.getLayers().length);
+const regroupes = Object.values(window).filter(v => v instanceof L.MarkerClusterGroup && v._map);
+return {cartes: cartes.length, tailles: tailles, regroupes: regroupes.length,
+        lieux: regroupes.map(r => r.getLayers().length),
+        canevas: document.querySelectorAll('.leaflet-overlay-pane canvas').length,
+        legende: !!document.querySelector('.legende-carte')};
+"""
+
+
+@pytest.fixture(scope="module")
+def navigateur():
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("chromium et chromedriver absents (paquets Debian chromium, chromium-driver)")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+        # Réseau coupé : toute requête http(s) passe par un mandataire qui n'existe pas.
+        "--proxy-server=http://127.0.0.1:9",
+        "--proxy-bypass-list=<-loopback>",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    pilote = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield pilote
+    pilote.quit()
+
+
+def _erreurs_js(pilote) -> list[str]:
+    journal = pilote.get_log("browser")
+    return [
+        e["message"]
+        for e in journal
+        if e["level"] == "SEVERE"
+        and "tile.openstreetmap.org" not in e["message"]
+        and "ERR_PROXY_CONNECTION_FAILED" not in e["message"]
+    ]
+
+
+def _attendre_carte(pilote, attente=15.0) -> dict:
+    fin = time.monotonic() + attente
+    while True:
+        etat = pilote.execute_script(
+            "return (typeof L === 'undefined') ? null : (function(){" + ETAT_CARTE + "})()"
+        )
+        if etat and etat["cartes"] and etat["tailles"] or time.monotonic() > fin:
+            return etat
+        time.sleep(0.2)
+
+
+def _pas_d_alerte(pilote) -> None:
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with pytest.raises(NoAlertPresentException):
+        pilote.switch_to.alert.text  # noqa: B018 - la lecture lève s'il n'y a pas d'alerte
+
+
+@pytest.mark.parametrize("territoire", ["95", "synthese"])
+def test_carte_seule_hors_ligne(navigateur, lot, referentiel, territoire):
+    chemin = lot[0]["dossier"] / territoire / "carte.html"
+    navigateur.get(chemin.as_uri())
+    etat = _attendre_carte(navigateur)
+    qpv = (
+        len(referentiel.qpv)
+        if territoire == "synthese"
+        else int((referentiel.qpv["insee_dep"] == "95").sum())
+    )
+    assert etat["cartes"] == 1
+    assert qpv in etat["tailles"], f"couche QPV ({qpv} périmètres) dessinée : {etat['tailles']}"
+    assert etat["canevas"] >= 1 and etat["regroupes"] == 1 and etat["lieux"][0] > 0
+    assert etat["legende"]
+    _pas_d_alerte(navigateur)
+    assert _erreurs_js(navigateur) == []
+
+
+def test_rapport_hors_ligne_avec_carte_dans_son_cadre(navigateur, lot, tmp_path):
+    chemin = lot[0]["dossier"] / "95" / "rapport.html"
+    navigateur.get(chemin.as_uri())
+    assert navigateur.execute_script("return document.documentElement.lang") == "fr"
+    assert navigateur.find_element("tag name", "h1").text.startswith("Activité 2023 — Val-d'Oise (95)")
+    images = navigateur.execute_script(
+        "return Array.from(document.images).map(i => [i.naturalWidth, i.alt.length])"
+    )
+    assert len(images) >= 7 and all(largeur > 0 and alt > 0 for largeur, alt in images)
+    _pas_d_alerte(navigateur)
+    cadre = navigateur.find_element("css selector", "iframe.obs-carte-interactive")
+    navigateur.switch_to.frame(cadre)
+    try:
+        etat = _attendre_carte(navigateur)
+        assert etat["cartes"] == 1 and 42 in etat["tailles"]
+        _pas_d_alerte(navigateur)
+    finally:
+        navigateur.switch_to.default_content()
+    navigateur.save_screenshot(str(tmp_path / "rapport.png"))
+    assert _erreurs_js(navigateur) == []

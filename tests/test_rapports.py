@@ -1,0 +1,203 @@
+"""Lot de bout en bout sur la démonstration : fichiers, chiffres, HTML autonome, échappement."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pandas as pd
+import pytest
+
+from observatoire import ErreurParametre, charger_referentiel, lire_activite, situer_activite
+from observatoire.cartes import carte_activite, html_carte
+from observatoire.cli import main
+from observatoire.rapports import produire_rapports
+
+from .conftest import CHARGE, DEMO, RACINE
+
+TERRITOIRES = ("78", "92", "95", "synthese")
+
+
+@pytest.mark.lent
+def test_tous_les_fichiers_sont_produits(lot):
+    bilan, _ = lot
+    assert bilan["echecs"] == []
+    dossier = bilan["dossier"]
+    for nom in ("index.html", "rejets.csv", "manifest.json"):
+        assert (dossier / nom).is_file()
+    for territoire in TERRITOIRES:
+        for nom in ("rapport.html", "rapport.ipynb", "carte.html", "indicateurs.csv", "figures/carte.png"):
+            assert (dossier / territoire / nom).is_file(), (territoire, nom)
+        assert len(list((dossier / territoire / "figures").glob("*.png"))) >= 7
+    assert not list(dossier.glob(".en-cours-*")), "aucun dossier temporaire ne doit rester"
+
+
+@pytest.mark.lent
+def test_indicateurs_csv_pour_excel_avec_les_chiffres_publies(lot):
+    chemin = lot[0]["dossier"] / "synthese" / "indicateurs.csv"
+    assert chemin.read_bytes().startswith(b"\xef\xbb\xbf")
+    tableau = pd.read_csv(chemin, sep=";", encoding="utf-8-sig", dtype={"modalite": str})
+    assert list(tableau.columns) == ["territoire", "indicateur", "modalite", "valeur", "part"]
+    valeurs = tableau.set_index(["indicateur", "modalite"])
+    assert valeurs.loc[("participations", "total"), "valeur"] == 4693
+    assert valeurs.loc[("actions", "total"), "valeur"] == 56
+    assert valeurs.loc[("demi_journees", "total"), "valeur"] == 192
+    assert round(100 * valeurs.loc[("participations_par_departement_origine", "95"), "part"]) == 46
+    assert valeurs.loc[("demandes", "total"), "valeur"] == 112
+    departement = pd.read_csv(lot[0]["dossier"] / "95" / "indicateurs.csv", sep=";", encoding="utf-8-sig")
+    assert set(departement["territoire"].astype(str)) == {"95"}
+
+
+@pytest.mark.lent
+def test_index_relie_tous_les_rapports(lot):
+    index = (lot[0]["dossier"] / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="fr">' in index and "<h1>" in index
+    for territoire in TERRITOIRES:
+        assert f"href='{territoire}/rapport.html'" in index
+        assert f"href='{territoire}/carte.html'" in index
+    assert "4\u202f693" in index
+    assert "Données de démonstration" in index
+
+
+@pytest.mark.lent
+@pytest.mark.parametrize("territoire", TERRITOIRES)
+def test_rapport_html_autonome_leger_et_echappe(lot, territoire):
+    dossier = lot[0]["dossier"] / territoire
+    rapport = (dossier / "rapport.html").read_text(encoding="utf-8")
+    carte = (dossier / "carte.html").read_text(encoding="utf-8")
+    assert rapport.startswith('<!DOCTYPE html>\n<html lang="fr">')
+    assert re.search(r"<h1[^>]*>Activité 2023 — ", rapport)
+    assert "<iframe" in rapport and "leaflet" in rapport
+    images = [b for b in re.findall(r"<img[^>]+>", rapport) if 'src="data:image/png;base64,' in b]
+    assert len(images) >= 7
+    assert all(re.search(r'alt="[^"]{20,}"', balise) for balise in images), (
+        "texte alternatif pour chaque image"
+    )
+    assert rapport.count("<table") >= 7  # un tableau de données à côté de chaque graphique
+    for page in (rapport, carte):
+        assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']?https?:", page), (
+            "aucune ressource distante"
+        )
+        assert CHARGE not in page
+    assert len(rapport.encode("utf-8")) <= 2_000_000
+    assert len(carte.encode("utf-8")) <= 1_000_000
+    assert '<html lang="fr">' in carte
+    assert "import " not in rapport.split("<main>", 1)[1], "pas de code dans le rapport"
+
+
+@pytest.mark.lent
+def test_charge_xss_echappee_dans_la_carte(lot):
+    carte = (lot[0]["dossier"] / "95" / "carte.html").read_text(encoding="utf-8")
+    assert CHARGE not in carte
+    assert "&lt;img src=x onerror=alert(1)&gt;" in carte  # le texte reste lisible, échappé
+    rapport = (lot[0]["dossier"] / "95" / "rapport.html").read_text(encoding="utf-8")
+    assert CHARGE not in rapport and "&amp;lt;img src=x onerror=alert(1)&amp;gt;" in rapport
+
+
+@pytest.mark.lent
+def test_carte_reproductible_octet_pour_octet(lot, referentiel):
+    bilan, donnees = lot
+    activite = lire_activite(donnees / "2023", annee=2023, referentiel=referentiel)
+    situee = situer_activite(activite, referentiel)
+    page = html_carte(carte_activite(situee, referentiel, "95"))
+    assert page == html_carte(carte_activite(situee, referentiel, "95"))
+    assert page.encode("utf-8") == (bilan["dossier"] / "95" / "carte.html").read_bytes()
+
+
+@pytest.mark.lent
+def test_manifeste(lot):
+    manifeste = json.loads((lot[0]["dossier"] / "manifest.json").read_text(encoding="utf-8"))
+    assert manifeste["parametres"]["departements"] == ["78", "92", "95"]
+    assert any(chemin.endswith("participations.csv") for chemin in manifeste["entrees_sha256"])
+    assert manifeste["referentiel"]["qpv"]["millesime"] == 2024
+    assert {"python", "geopandas", "folium", "papermill"} <= set(manifeste["versions"])
+    assert set(TERRITOIRES) | {"total"} <= set(manifeste["durees_s"])
+
+
+@pytest.mark.lent
+def test_notebook_execute_garde_le_code_en_chaine(lot):
+    carnet = nbformat.read(lot[0]["dossier"] / "95" / "rapport.ipynb", as_version=4)
+    injecte = next(c for c in carnet.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert 'departement = "95"' in injecte.source
+
+
+@pytest.mark.lent
+def test_un_departement_en_echec_n_arrete_pas_le_lot(tmp_path, monkeypatch, capsys):
+    notebooks = tmp_path / "projet" / "notebooks"
+    notebooks.mkdir(parents=True)
+    (tmp_path / "projet" / "pyproject.toml").write_text("")
+    (tmp_path / "projet" / "src" / "observatoire").mkdir(parents=True)
+    carnet = nbformat.read(RACINE / "notebooks" / "rapport_departement.ipynb", as_version=4)
+    carnet.cells.insert(3, nbformat.v4.new_code_cell('assert departement != "92", "panne simulée"'))
+    nbformat.write(carnet, notebooks / "rapport_departement.ipynb")
+    shutil.copy(RACINE / "notebooks" / "synthese.ipynb", notebooks / "synthese.ipynb")
+    monkeypatch.setattr("observatoire.rapports._racine_projet", lambda: tmp_path / "projet")
+    sortie = tmp_path / "reports"
+    (sortie / "2023" / "92").mkdir(parents=True)
+    (sortie / "2023" / "92" / "ancien.txt").write_text("rapport précédent")
+    code = main(
+        [
+            "rapports",
+            "--departements",
+            "78",
+            "92",
+            "--donnees",
+            str(DEMO),
+            "--sortie",
+            str(sortie),
+            "--jobs",
+            "2",
+        ]
+    )
+    assert code == 1
+    erreurs = capsys.readouterr().err
+    assert "92 : cellule" in erreurs and "panne simulée" in erreurs
+    assert (sortie / "2023" / "78" / "rapport.html").is_file()
+    assert (sortie / "2023" / "synthese" / "rapport.html").is_file()
+    # Le rapport en échec n'a rien remplacé ni laissé à moitié écrit.
+    assert [p.name for p in (sortie / "2023" / "92").iterdir()] == ["ancien.txt"]
+    assert not list((sortie / "2023").glob(".en-cours-*"))
+    assert "échec" in (sortie / "2023" / "index.html").read_text(encoding="utf-8")
+
+
+def test_parametres_du_lot_valides(tmp_path):
+    with pytest.raises(ErreurParametre, match="absent.*du référentiel : 13. Codes disponibles : 78, 92, 95"):
+        produire_rapports(departements=["13"], donnees=DEMO, sortie=tmp_path)
+    with pytest.raises(ErreurParametre, match="Aucune donnée pour 2019"):
+        produire_rapports(annee=2019, donnees=DEMO, sortie=tmp_path)
+    with pytest.raises(ErreurParametre, match="invalide"):
+        produire_rapports(departements=["../../etc"], donnees=DEMO, sortie=tmp_path)
+    with pytest.raises(ErreurParametre, match="refusé"):
+        produire_rapports(donnees=DEMO, sortie="/")
+    assert charger_referentiel(("95",)).departements_demandes == ("95",)
+
+
+@pytest.mark.lent
+@pytest.mark.parametrize("valeur", ["095", "92"])
+def test_papermill_direct_normalise_le_code(tmp_path, valeur):
+    sortie = tmp_path / "sortie.ipynb"
+    resultat = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            "rapport_departement.ipynb",
+            str(sortie),
+            "-p",
+            "departement",
+            valeur,
+            "--log-level",
+            "ERROR",
+        ],
+        cwd=RACINE / "notebooks",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resultat.returncode == 0, resultat.stderr[-2000:]
+    attendu = r"Val-d(&#x27;|')Oise \(95\)</h1>" if valeur == "095" else r"Hauts-de-Seine \(92\)</h1>"
+    assert re.search(attendu, sortie.read_text(encoding="utf-8"))

@@ -145,13 +145,14 @@ def produire_rapports(
     def executer(territoire: str):
         return territoire, _produire_territoire(territoire, parametres, tolerant)
 
+    # La synthèse est mise en file après les départements : elle ne dépend pas de leurs
+    # sorties (elle recalcule tout une fois), elle prend donc le premier processus libre.
     with ThreadPoolExecutor(max_workers=parametres["jobs"]) as pool:
-        futurs = [pool.submit(executer, t) for t in parametres["departements"]]
+        futurs = [pool.submit(executer, t) for t in territoires]
         for rang, futur in enumerate(as_completed(futurs), start=1):
             territoire, resultat = futur.result()
             _noter(territoire, resultat, durees, echecs, reussis, afficher, rang, total)
-    territoire, resultat = executer(SYNTHESE)
-    _noter(territoire, resultat, durees, echecs, reussis, afficher, total, total)
+    reussis.sort(key=territoires.index)
 
     _ecrire_atomique(
         dossier_annee / "index.html",

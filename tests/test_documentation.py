@@ -33,13 +33,9 @@ def test_vocabulaire_code_ou_libelle_sans_casse_ni_accents():
     import pandas as pd
 
     valeurs = pd.Series(["SANTE", "Santé", "santé ", "Promotion de l'egalite", "inconnu"])
-    assert normaliser_vocabulaire(valeurs, "thematique").tolist() == [
-        "sante",
-        "sante",
-        "sante",
-        "egalite",
-        None,
-    ]
+    codes = normaliser_vocabulaire(valeurs, "thematique")
+    assert codes.iloc[:4].tolist() == ["sante", "sante", "sante", "egalite"]
+    assert pd.isna(codes.iloc[4])
     assert suggerer("educaton", "thematique") == "education"
 
 

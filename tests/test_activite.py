@@ -234,3 +234,14 @@ def test_commande_valider(ecrire_jeu, tmp_path, capsys):
     assert "1 erreur(s)" in capsys.readouterr().out
     assert "nombre négatif" in sortie.read_text(encoding="utf-8-sig")
     assert main(["valider", str(ecrire_jeu()), "--sortie", str(sortie)]) == 0
+
+
+def test_commande_valider_tolerante_ecrit_les_rejets(ecrire_jeu, tmp_path, capsys):
+    sortie = tmp_path / "problemes.csv"
+    dossier = ecrire_jeu(**_remplacer("participations", "78361;;5", "78361;;-5"))
+    assert main(["valider", str(dossier), "--tolerant", "--sortie", str(sortie)]) == 0
+    texte = capsys.readouterr().out
+    assert "Participations : 19 lues = 19 gardées + 0 écartées (1 ligne(s) au nombre illisible" in texte
+    rejets = pd.read_csv(tmp_path / "rejets.csv", sep=";", encoding="utf-8-sig")
+    assert rejets["ligne"].tolist() == [4]
+    assert "nombre négatif" in rejets["motif"].iloc[0]

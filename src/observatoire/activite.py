@@ -29,7 +29,7 @@ from pyproj import Transformer
 from .erreurs import ErreurDonnees
 from .referentiel import CRS_CALCUL, Referentiel, charger_referentiel
 from .territoires import COMMUNES_FUSIONNEES
-from .vocabulaires import VOCABULAIRES, normaliser_vocabulaire, suggerer
+from .vocabulaires import normaliser_vocabulaire, suggerer
 
 __all__ = ["Activite", "CONTRAT", "lire_activite", "chemin_donnees_annee"]
 
@@ -150,7 +150,9 @@ class Activite:
     def resume(self) -> str:
         """Résumé en français : bilan par table et problèmes par type."""
         lignes = [f"Données : {self.source}" + (" (jeu de démonstration)" if self.demonstration else "")]
-        lignes.append(self.bilan.to_string(index=False))
+        lignes.append(
+            self.bilan[["table", "lignes_lues", "lignes_gardees", "lignes_ecartees"]].to_string(index=False)
+        )
         if len(self.problemes):
             comptes = (
                 self.problemes.groupby(["gravite", "table", "message"], sort=True)
@@ -161,6 +163,15 @@ class Activite:
             comptes["message"] = comptes["message"].str.slice(0, 70)
             lignes.append("Problèmes :")
             lignes.append(comptes.to_string(index=False))
+        participations = self.bilan.set_index("table").loc["participations"]
+        illisibles = participations["nombres_illisibles"]
+        lignes.append(
+            f"Participations : {participations['participations_lues']} lues = "
+            f"{participations['participations_gardees']} gardées + "
+            f"{participations['participations_ecartees']} écartées"
+            + (f" ({illisibles} ligne(s) au nombre illisible, non comptée(s))" if illisibles else "")
+            + "."
+        )
         lignes.append(f"{self.nombre_erreurs} erreur(s), {self.nombre_avertissements} avertissement(s).")
         return "\n".join(lignes)
 
@@ -856,6 +867,3 @@ def _est_demonstration(chemin: Path) -> bool:
             except json.JSONDecodeError:
                 warnings.warn(f"{drapeau} illisible : ignoré", stacklevel=2)
     return False
-
-
-_ = VOCABULAIRES  # vocabulaire documenté dans data/README.md

@@ -126,16 +126,22 @@ def _referentiel(arguments) -> int:
 def _valider(arguments) -> int:
     from .activite import lire_activite
 
-    activite = lire_activite(
-        arguments.donnees,
-        annee=arguments.annee,
-        tolerant=True,
-        referentiel=arguments.referentiel,
-    )
-    print(activite.resume())
     sortie = arguments.sortie or Path("problemes_validation.csv")
+    try:
+        activite = lire_activite(
+            arguments.donnees, annee=arguments.annee, tolerant=True, referentiel=arguments.referentiel
+        )
+    except ErreurDonnees as erreur:  # structure illisible : rien n'est lu
+        if erreur.problemes is not None:
+            erreur.problemes.to_csv(sortie, sep=";", index=False, encoding="utf-8-sig")
+            print(f"Liste complète des problèmes : {sortie}", file=sys.stderr)
+        raise
+    print(activite.resume())
     activite.problemes.to_csv(sortie, sep=";", index=False, encoding="utf-8-sig")
     print(f"Liste complète des problèmes : {sortie}")
-    if activite.nombre_erreurs and not arguments.tolerant:
-        return 1
-    return 0
+    if arguments.tolerant:
+        rejets = sortie.with_name("rejets.csv")
+        activite.rejets.to_csv(rejets, sep=";", index=False, encoding="utf-8-sig")
+        print(f"Mode tolérant : {len(activite.rejets)} ligne(s) écartée(s), détail dans {rejets}")
+        return 0
+    return 1 if activite.nombre_erreurs else 0

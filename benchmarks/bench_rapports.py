@@ -6,6 +6,7 @@ et taille de chaque rapport.html et carte.html (cibles : ≤ 30 s ; ≤ 2 Mo et 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,37 @@ def main() -> None:
             rapport = (annee / territoire / "rapport.html").stat().st_size
             carte = (annee / territoire / "carte.html").stat().st_size
             print(f"{territoire:>8} : rapport.html {rapport / 1e6:.2f} Mo, carte.html {carte / 1e6:.2f} Mo")
+        _capture(annee / "95" / "rapport.html", RACINE / "benchmarks" / "resultats" / "rapport_95.png")
+
+
+def _capture(page: Path, image: Path) -> None:
+    """Capture d'écran hors ligne du rapport (Chromium headless), si Chromium est installé."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        print("capture d'écran : chromium absent")
+        return
+    image.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as profil:
+        subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--proxy-server=http://127.0.0.1:9",
+                f"--user-data-dir={profil}",
+                "--window-size=1280,2400",
+                "--virtual-time-budget=5000",
+                f"--screenshot={image}",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    print(f"capture d'écran du rapport 95 (hors ligne) : {image}")
 
 
 if __name__ == "__main__":

@@ -304,27 +304,27 @@ def _lire_manifeste(dossier: Path) -> dict:
         ) from erreur
 
 
-def _verifier_sommes(dossier: Path, manifeste: dict) -> list[str]:
+def _exiger_sommes(dossier: Path, manifeste: dict) -> None:
+    """Lève ``ErreurReferentiel`` si un fichier manque ou diffère de sa somme sha256."""
     ecarts = []
     for nom, description in manifeste["couches"].items():
         chemin = dossier / description["fichier"]
         if not chemin.is_file():
             ecarts.append(f"{nom} : fichier {chemin} absent")
         elif _sha256(chemin) != description["sha256"]:
-            ecarts.append(f"{nom} : {chemin} ne correspond pas à la somme sha256 du manifeste")
-    return ecarts
+            ecarts.append(f"{nom} : {chemin} ne correspond pas à sa somme sha256")
+    if ecarts:
+        raise ErreurReferentiel(
+            "Le référentiel installé a été modifié ou est corrompu (sommes sha256 du manifeste) : "
+            + " ; ".join(ecarts)
+            + ". Réinstallez-le (« observatoire referentiel installer --depuis DOSSIER »)."
+        )
 
 
 @lru_cache(maxsize=4)
 def _lire_couches(dossier: Path, signature: float) -> tuple[dict[str, gpd.GeoDataFrame], dict]:
     manifeste = _lire_manifeste(dossier)
-    ecarts = _verifier_sommes(dossier, manifeste)
-    if ecarts:
-        raise ErreurReferentiel(
-            "Le référentiel installé a été modifié ou est corrompu : "
-            + " ; ".join(ecarts)
-            + ". Réinstallez-le (« observatoire referentiel installer --depuis DOSSIER »)."
-        )
+    _exiger_sommes(dossier, manifeste)
     couches = {}
     for nom in ("qpv", "communes", "epci", "ept", "departements"):
         if nom not in manifeste["couches"]:
@@ -451,14 +451,8 @@ def verifier_referentiel(
         qpv_hors_communes, statut``.
     """
     racine = Path(dossier).resolve() if dossier else dossier_referentiel_par_defaut()
-    manifeste = _lire_manifeste(racine)
-    ecarts = _verifier_sommes(racine, manifeste)
-    if ecarts:
-        raise ErreurReferentiel(
-            "Sommes de contrôle différentes du manifeste : "
-            + " ; ".join(ecarts)
-            + ". Réinstallez le référentiel."
-        )
+    # Toujours relire les sommes : le chargement, lui, peut venir du cache.
+    _exiger_sommes(racine, _lire_manifeste(racine))
     referentiel = charger_referentiel(departements, racine)
     lignes = [_controler_departement(referentiel, code) for code in referentiel.departements_demandes]
     return pd.DataFrame(lignes)

@@ -307,11 +307,17 @@ class Rapport:
     def demandes(self) -> _HTML:
         """Demandes info-doc : types de demandeurs, thématiques, intercommunalités."""
         connues = self._v("demandes") - self._v("demandes_par_origine", "inconnue")
-        texte = (
-            f"<p>{format_nombre(self._v('demandes'))} demandes enregistrées ; "
-            f"{format_part(self._v('demandes_hors_territoire', colonne='part'))} des demandes d'origine connue "
-            f"({format_nombre(connues)}) viennent d'hors du territoire.</p>"
-        )
+        if self.territoire == SYNTHESE:
+            texte = (
+                f"<p>{format_nombre(self._v('demandes'))} demandes enregistrées ; "
+                f"{format_part(self._v('demandes_hors_territoire', colonne='part'))} des demandes d'origine "
+                f"connue ({format_nombre(connues)}) viennent d'hors du territoire.</p>"
+            )
+        else:
+            texte = (
+                f"<p>{format_nombre(self._v('demandes'))} demandes venues du département (les demandes "
+                "d'autres territoires et d'origine inconnue sont dans la synthèse).</p>"
+            )
         return _HTML(
             texte
             + "".join(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 import shutil
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -27,3 +28,13 @@ def jeu_agrandi(dossier: Path, lignes_participations: int) -> Path:
     grand = pd.concat([participations] * repetitions, ignore_index=True).head(lignes_participations)
     grand.to_csv(dossier / "participations.csv", sep=";", index=False)
     return dossier
+
+
+def chronometrer(fonction, repetitions: int = 3) -> tuple[list[float], object]:
+    """Durées (s) de ``repetitions`` appels et dernier résultat."""
+    durees, resultat = [], None
+    for _ in range(repetitions):
+        debut = time.perf_counter()
+        resultat = fonction()
+        durees.append(time.perf_counter() - debut)
+    return durees, resultat

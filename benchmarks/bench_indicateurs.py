@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _commun import jeu_agrandi, memoire_max_mio
+from _commun import chronometrer, jeu_agrandi, memoire_max_mio
 
 from observatoire import calculer_indicateurs, charger_referentiel, lire_activite, situer_activite
 
@@ -19,14 +18,10 @@ def main(lignes: int = 200_000) -> None:
     referentiel = charger_referentiel()
     with tempfile.TemporaryDirectory() as dossier:
         activite = lire_activite(jeu_agrandi(Path(dossier), lignes), referentiel=referentiel)
-    mesures_jointures, mesures_indicateurs = [], []
-    for _ in range(3):
-        debut = time.perf_counter()
-        situee = situer_activite(activite, referentiel)
-        milieu = time.perf_counter()
-        tables = [calculer_indicateurs(situee, referentiel, t) for t in ("synthese", "78", "92", "95")]
-        mesures_jointures.append(milieu - debut)
-        mesures_indicateurs.append(time.perf_counter() - milieu)
+    mesures_jointures, situee = chronometrer(lambda: situer_activite(activite, referentiel))
+    mesures_indicateurs, tables = chronometrer(
+        lambda: [calculer_indicateurs(situee, referentiel, t) for t in ("synthese", "78", "92", "95")]
+    )
     print(f"{lignes} participations ({int(activite.participations['nombre'].sum())} présences)")
     print(f"jointures territoriales : meilleur {min(mesures_jointures):.2f} s")
     print(

@@ -10,11 +10,11 @@ boucle naïve point par point sur 10 000 points (gain affiché).
 from __future__ import annotations
 
 import sys
-import time
 
 import geopandas as gpd
 import numpy as np
 import pyogrio
+from _commun import chronometrer
 
 from observatoire import charger_referentiel, rattacher_qpv
 from observatoire.referentiel import CRS_CALCUL, dossier_referentiel_par_defaut
@@ -36,12 +36,8 @@ def _points(n: int) -> gpd.GeoSeries:
 
 
 def _chrono(fonction, repetitions=3) -> tuple[float, object]:
-    mesures, resultat = [], None
-    for _ in range(repetitions):
-        debut = time.perf_counter()
-        resultat = fonction()
-        mesures.append(time.perf_counter() - debut)
-    return min(mesures), resultat
+    durees, resultat = chronometrer(fonction, repetitions)
+    return min(durees), resultat
 
 
 def _boucle_naive(points: gpd.GeoSeries, qpv: gpd.GeoDataFrame, distance_m: float) -> list[str]:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _commun import jeu_agrandi, memoire_max_mio
+from _commun import chronometrer, jeu_agrandi, memoire_max_mio
 
 from observatoire import charger_referentiel, lire_activite
 
@@ -20,11 +19,7 @@ def main(lignes: int = 200_000) -> None:
     with tempfile.TemporaryDirectory() as dossier:
         jeu = jeu_agrandi(Path(dossier), lignes)
         memoire_avant = memoire_max_mio()
-        mesures = []
-        for _ in range(3):
-            debut = time.perf_counter()
-            activite = lire_activite(jeu, annee=2023, referentiel=referentiel)
-            mesures.append(time.perf_counter() - debut)
+        mesures, activite = chronometrer(lambda: lire_activite(jeu, annee=2023, referentiel=referentiel))
         assert len(activite.participations) == lignes
     print(
         f"lecture + validation de {lignes} participations : "

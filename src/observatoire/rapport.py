@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -73,7 +73,6 @@ class Rapport:
     indicateurs: pd.DataFrame
     sortie: Path | None
     parametres: dict
-    _figures: int = field(default=0, repr=False)
 
     # ------------------------------------------------------------------ utilitaires
     @property

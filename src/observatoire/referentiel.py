@@ -193,9 +193,7 @@ def _fichiers_du_miroir(miroir: Path) -> dict[str, Path]:
     fichiers: dict[str, Path] = {}
     manquantes = []
     for couche in COUCHES:
-        candidats = sorted(
-            p for p in miroir.glob(couche.motif_miroir) if "france" not in p.name or "france" in couche.nom
-        )
+        candidats = sorted(miroir.glob(couche.motif_miroir))
         if candidats:
             fichiers[couche.nom] = candidats[0]
         elif couche.obligatoire:

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -136,6 +137,7 @@ def test_un_departement_en_echec_n_arrete_pas_le_lot(tmp_path, monkeypatch, caps
     nbformat.write(carnet, notebooks / "rapport_departement.ipynb")
     shutil.copy(RACINE / "notebooks" / "synthese.ipynb", notebooks / "synthese.ipynb")
     monkeypatch.setattr("observatoire.rapports._racine_projet", lambda: tmp_path / "projet")
+    repertoire_courant = Path.cwd()
     sortie = tmp_path / "reports"
     (sortie / "2023" / "92").mkdir(parents=True)
     (sortie / "2023" / "92" / "ancien.txt").write_text("rapport précédent")
@@ -154,6 +156,7 @@ def test_un_departement_en_echec_n_arrete_pas_le_lot(tmp_path, monkeypatch, caps
         ]
     )
     assert code == 1
+    assert Path.cwd() == repertoire_courant, "le lot ne doit pas changer le répertoire courant"
     erreurs = capsys.readouterr().err
     assert "92 : cellule" in erreurs and "panne simulée" in erreurs
     assert (sortie / "2023" / "78" / "rapport.html").is_file()

@@ -250,11 +250,12 @@ def _produire_territoire(territoire: str, parametres: dict, tolerant: bool) -> t
     if territoire != SYNTHESE:
         valeurs["departement"] = territoire
     try:
+        # Pas de ``cwd`` : papermill ferait un chdir du processus entier, non sûr entre fils
+        # d'exécution ; les chemins passés en paramètres sont absolus.
         papermill.execute_notebook(
             str(modele),
             str(temporaire / "rapport.ipynb"),
             parameters=valeurs,
-            cwd=str(notebooks),
             progress_bar=False,
             log_output=False,
             kernel_name="python3",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from observatoire import charger_referentiel
-from observatoire.rapports import produire_rapports
+from observatoire.lot import produire_rapports
 
 RACINE = Path(__file__).resolve().parents[1]
 MIROIR = RACINE.parent / "shared" / "reference"

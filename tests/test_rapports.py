@@ -16,7 +16,7 @@ import pytest
 from observatoire import ErreurParametre, charger_referentiel, lire_activite, situer_activite
 from observatoire.cartes import carte_activite, html_carte
 from observatoire.cli import main
-from observatoire.rapports import produire_rapports
+from observatoire.lot import produire_rapports
 
 from .conftest import CHARGE, DEMO, RACINE
 
@@ -136,7 +136,7 @@ def test_un_departement_en_echec_n_arrete_pas_le_lot(tmp_path, monkeypatch, caps
     carnet.cells.insert(3, nbformat.v4.new_code_cell('assert departement != "92", "panne simulée"'))
     nbformat.write(carnet, notebooks / "rapport_departement.ipynb")
     shutil.copy(RACINE / "notebooks" / "synthese.ipynb", notebooks / "synthese.ipynb")
-    monkeypatch.setattr("observatoire.rapports._racine_projet", lambda: tmp_path / "projet")
+    monkeypatch.setattr("observatoire.lot._racine_projet", lambda: tmp_path / "projet")
     repertoire_courant = Path.cwd()
     sortie = tmp_path / "reports"
     (sortie / "2023" / "92").mkdir(parents=True)

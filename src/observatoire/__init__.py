@@ -15,6 +15,8 @@ from .indicateurs import (
     valeur,
 )
 from .jointures import rattacher_qpv, situer_demandes, situer_origines, situer_seances
+from .lot import produire_rapports
+from .rapport import Rapport, preparer_rapport
 from .referentiel import (
     Referentiel,
     charger_referentiel,
@@ -31,6 +33,7 @@ __all__ = [
     "ErreurObservatoire",
     "ErreurParametre",
     "ErreurReferentiel",
+    "Rapport",
     "Referentiel",
     "calculer_indicateurs",
     "charger_referentiel",
@@ -42,6 +45,8 @@ __all__ = [
     "lire_activite",
     "normaliser_departement",
     "normaliser_departements",
+    "preparer_rapport",
+    "produire_rapports",
     "rattacher_qpv",
     "situer_activite",
     "situer_demandes",

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import folium
 import geopandas as gpd
-import mapclassify
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -159,6 +158,8 @@ def _classes(valeurs: pd.Series) -> list[tuple[int, int]]:
     k = min(len(COULEURS_CLASSES), len(np.unique(positives)))
     if k <= 1:
         return [(int(positives.min()), int(positives.max()))]
+    import mapclassify  # import coûteux (scipy) : seulement quand une carte est dessinée
+
     with warnings.catch_warnings():
         # Sans numba, mapclassify prévient qu'il calcule en Python pur : quelques centaines de
         # communes au plus, c'est instantané.

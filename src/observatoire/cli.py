@@ -80,7 +80,7 @@ def _executer(arguments) -> int:
         print(f"Jeu de démonstration écrit dans {dossier} (CSV et classeur .xlsx).")
         return 0
     if arguments.commande == "rapports":
-        from .rapports import produire_rapports
+        from .lot import produire_rapports
 
         bilan = produire_rapports(
             annee=arguments.annee,

@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from importlib import metadata
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 
 from .activite import chemin_donnees_annee, lire_activite
@@ -301,6 +300,7 @@ def exporter_html(notebook: str | Path, chemin_html: str | Path) -> Path:
     Les cellules étiquetées ``masquer-export`` et les sorties d'erreur standard sont retirées ;
     le titre de la page est celui du premier ``<h1>``.
     """
+    import nbformat
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 

@@ -251,9 +251,16 @@ class Rapport:
         for colonne in ("Séances dedans", "Séances à proximité"):
             tableau_qpv[colonne] = tableau_qpv[colonne].map(format_nombre)
         tableau_pv["Participations"] = tableau_pv["Participations"].map(format_nombre)
+        non_atteints = tableau_qpv[tableau_qpv["Atteint"] == "non"].drop(columns="Atteint")
+        atteints = tableau_qpv[tableau_qpv["Atteint"] != "non"]
         return _HTML(
             texte
-            + tableau_html(tableau_qpv, "Quartiers prioritaires : non atteints d'abord", "donnees texte")
+            + tableau_html(
+                non_atteints, f"Quartiers prioritaires non atteints ({len(non_atteints)})", "donnees texte"
+            )
+            + f"<details><summary>Quartiers prioritaires atteints ({len(atteints)})</summary>"
+            + tableau_html(atteints, "Quartiers prioritaires atteints", "donnees texte")
+            + "</details>"
             + tableau_html(
                 tableau_pv,
                 "Communes accueillant un QPV : participations de leurs habitant·es "

@@ -28,7 +28,7 @@ from pyproj import Transformer
 
 from .erreurs import ErreurDonnees
 from .referentiel import CRS_CALCUL, Referentiel, charger_referentiel
-from .territoires import COMMUNES_FUSIONNEES
+from .territoires import COMMUNES_FUSIONNEES, departement_de_commune
 from .vocabulaires import normaliser_vocabulaire, suggerer
 
 __all__ = ["Activite", "CONTRAT", "lire_activite", "chemin_donnees_annee"]
@@ -514,7 +514,7 @@ def _controles_format(colonne: _Colonne, normalisees, referentiel) -> list[pa.Ch
                 lambda s: (
                     vide(s)
                     | s.isin(connues)
-                    | ~_departement_de(s).isin(couverts)
+                    | ~departement_de_commune(s).isin(couverts)
                     | ~s.str.fullmatch(_MOTIF_COMMUNE.pattern)
                 ),
                 name="commune_inconnue",
@@ -596,11 +596,6 @@ def _decimaux(valeurs: pd.Series) -> pd.Series:
     return pd.to_numeric(texte.where(texte != ""), errors="coerce")
 
 
-def _departement_de(codes: pd.Series) -> pd.Series:
-    codes = codes.astype(str)
-    return codes.str.slice(0, 2).where(~codes.str.startswith("97"), codes.str.slice(0, 3))
-
-
 def _booleens(valeurs: pd.Series) -> pd.Series:
     return valeurs.astype(str).str.strip().str.lower().isin(_VRAI)
 
@@ -680,7 +675,7 @@ def _controler_coordonnees(seances, fichier, referentiel, problemes) -> None:
                 "Remplissez les deux colonnes, ou videz-les (la séance sera placée à la commune).",
             )
         )
-    departement = _departement_de(seances["code_commune"])
+    departement = departement_de_commune(seances["code_commune"])
     a_controler = latitude.notna() & longitude.notna() & departement.isin(referentiel.departements_demandes)
     if not a_controler.any():
         return

@@ -31,7 +31,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from .graphiques import format_nombre
-from .indicateurs import SYNTHESE, ActiviteSituee
+from .indicateurs import SYNTHESE, ActiviteSituee, compter_seances_par_qpv
 from .referentiel import Referentiel
 
 __all__ = ["carte_activite", "carte_statique", "ecrire_carte", "html_carte"]
@@ -129,13 +129,8 @@ def _couches(situee, referentiel, territoire):
 
 
 def _qpv_avec_seances(qpv: gpd.GeoDataFrame, seances: pd.DataFrame) -> gpd.GeoDataFrame:
-    dedans = seances[seances["code_qp"] != ""].groupby("code_qp", observed=True).size()
-    proches = seances[(seances["code_qp"] == "") & (seances["code_qp_proche"] != "")]
-    proches = proches.groupby("code_qp_proche", observed=True).size()
-    qpv = qpv[["code_qp", "lib_qp", "lib_com", "geometry"]].copy()
-    qpv["seances_dedans"] = qpv["code_qp"].map(dedans).fillna(0).astype(int)
-    qpv["seances_proximite"] = qpv["code_qp"].map(proches).fillna(0).astype(int)
-    return qpv
+    qpv = qpv[["code_qp", "lib_qp", "lib_com", "geometry"]]
+    return qpv.join(compter_seances_par_qpv(seances, qpv["code_qp"]))
 
 
 def _alleger(table: gpd.GeoDataFrame, couverture: bool) -> gpd.GeoDataFrame:

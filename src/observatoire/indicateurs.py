@@ -27,6 +27,7 @@ __all__ = [
     "COLONNES_INDICATEURS",
     "ActiviteSituee",
     "calculer_indicateurs",
+    "compter_seances_par_qpv",
     "ecrire_indicateurs",
     "situer_activite",
     "valeur",
@@ -253,12 +254,11 @@ def _indicateurs_couverture(p: _Perimetre, referentiel: Referentiel, t: str) -> 
             communes_pv.loc[~atteintes, "insee_com"], communes_pv.loc[~atteintes, "nom_com"], strict=True
         )
     ]
-    seances = p.seances
-    dedans = set(seances.loc[seances["code_qp"] != "", "code_qp"])
-    proches = set(seances.loc[seances["code_qp_proche"] != "", "code_qp_proche"]) - dedans
+    comptes = compter_seances_par_qpv(p.seances, qpv["code_qp"])
+    avec_dedans = comptes["seances_dedans"] > 0
+    avec_proches = (comptes["seances_proximite"] > 0) & ~avec_dedans
     total_qpv = len(qpv)
-    codes = qpv["code_qp"]
-    n_dedans, n_proches = int(codes.isin(dedans).sum()), int(codes.isin(proches).sum())
+    n_dedans, n_proches = int(avec_dedans.sum()), int(avec_proches.sum())
     lignes += [
         _ligne(t, "qpv", "total", total_qpv),
         _ligne(t, "qpv_seance_dedans", "total", n_dedans, n_dedans / total_qpv if total_qpv else np.nan),
@@ -271,7 +271,7 @@ def _indicateurs_couverture(p: _Perimetre, referentiel: Referentiel, t: str) -> 
             (n_dedans + n_proches) / total_qpv if total_qpv else np.nan,
         ),
     ]
-    non_atteints = qpv[~codes.isin(dedans | proches)]
+    non_atteints = qpv[~(avec_dedans | avec_proches)]
     lignes += [
         _ligne(t, "qpv_non_atteints", f"{nom} ({code})", 0)
         for code, nom in zip(non_atteints["code_qp"], non_atteints["lib_qp"], strict=True)
@@ -331,6 +331,33 @@ def _indicateurs_evolution(p: _Perimetre, precedent: _Perimetre, t: str) -> list
         for ligne in _repartition(t, "x", precedent.demandes["type_demandeur"], None)
     ]
     return lignes
+
+
+def compter_seances_par_qpv(seances: pd.DataFrame, codes_qp: pd.Series) -> pd.DataFrame:
+    """Séances dans chaque QPV et séances à proximité (hors de tout QPV) de chaque QPV.
+
+    Parameters
+    ----------
+    seances : pandas.DataFrame
+        Séances situées (``situer_seances``).
+    codes_qp : pandas.Series
+        Codes des QPV à compter (le résultat reprend son index).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Colonnes ``seances_dedans`` et ``seances_proximite`` (entiers).
+    """
+    dedans = seances[seances["code_qp"] != ""].groupby("code_qp", observed=True).size()
+    proches = seances[(seances["code_qp"] == "") & (seances["code_qp_proche"] != "")]
+    proches = proches.groupby("code_qp_proche", observed=True).size()
+    return pd.DataFrame(
+        {
+            "seances_dedans": codes_qp.map(dedans).fillna(0).astype(int),
+            "seances_proximite": codes_qp.map(proches).fillna(0).astype(int),
+        },
+        index=codes_qp.index,
+    )
 
 
 def valeur(

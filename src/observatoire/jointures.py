@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 
 from .referentiel import CRS_CALCUL, Referentiel
+from .territoires import departement_de_commune
 
 __all__ = [
     "DISTANCE_PROXIMITE_M",
@@ -241,7 +242,7 @@ def _situer(table, colonne_commune, colonne_departement, colonne_siren, referent
         communes.drop(columns="insee_dep"), how="left", left_on=colonne_commune, right_on="insee_com"
     ).drop(columns="insee_com")
     code = situees[colonne_commune].fillna("").astype(str)
-    departement_commune = code.str.slice(0, 2).where(~code.str.startswith("97"), code.str.slice(0, 3))
+    departement_commune = departement_de_commune(code)
     departement = departement_commune.where(code != "", situees[colonne_departement].fillna("").astype(str))
     niveau = np.where(code != "", "commune", np.where(departement != "", "departement", "inconnue"))
     if colonne_siren:

@@ -8,7 +8,6 @@ rapport à moitié écrit ne reste. Un département en échec n'arrête pas les 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import html
 import json
 import os
@@ -27,9 +26,9 @@ import pandas as pd
 from .activite import chemin_donnees_annee, lire_activite
 from .erreurs import ErreurParametre
 from .graphiques import format_nombre, format_part
-from .indicateurs import SYNTHESE
+from .indicateurs import SYNTHESE, valeur
 from .jointures import DISTANCE_PROXIMITE_M
-from .referentiel import _racine_projet, charger_referentiel, dossier_referentiel_par_defaut
+from .referentiel import _racine_projet, _sha256, charger_referentiel, dossier_referentiel_par_defaut
 from .territoires import normaliser_departements
 
 __all__ = ["exporter_html", "produire_rapports"]
@@ -350,9 +349,8 @@ def _index(dossier_annee: Path, parametres: dict, reussis, echecs, demonstration
             dtype={"modalite": str},
         )
 
-        def v(cle, modalite="total", colonne="valeur", table=indicateurs):
-            trouve = table[(table["indicateur"] == cle) & (table["modalite"] == modalite)][colonne]
-            return float(trouve.iloc[0]) if len(trouve) else float("nan")
+        def v(cle, colonne="valeur", table=indicateurs):
+            return valeur(table, cle, colonne=colonne)
 
         lignes.append(
             f"<tr><th scope='row'>{html.escape(nom)}</th><td>{format_nombre(v('participations'))}</td>"
@@ -395,10 +393,6 @@ def _index(dossier_annee: Path, parametres: dict, reussis, echecs, demonstration
             + "</ul>"
         )
     return PAGE.format(titre=f"Rapports d'activité {parametres['annee']}", corps=corps)
-
-
-def _sha256(chemin: Path) -> str:
-    return hashlib.sha256(chemin.read_bytes()).hexdigest()
 
 
 def _manifeste(parametres: dict, tolerant: bool, durees: dict, echecs: list, duree_totale: float) -> dict:

@@ -19,7 +19,15 @@ from .activite import Activite, chemin_donnees_annee, lire_activite
 from .cartes import carte_activite, carte_statique, ecrire_carte, html_carte
 from .erreurs import ErreurDonnees, ErreurParametre
 from .graphiques import figure_html, format_nombre, format_part, graphique_barres, libelle_mois, tableau_html
-from .indicateurs import SYNTHESE, ActiviteSituee, calculer_indicateurs, ecrire_indicateurs, situer_activite
+from .indicateurs import (
+    SYNTHESE,
+    ActiviteSituee,
+    calculer_indicateurs,
+    compter_seances_par_qpv,
+    ecrire_indicateurs,
+    situer_activite,
+    valeur,
+)
 from .jointures import DISTANCE_PROXIMITE_M
 from .referentiel import Referentiel, charger_referentiel
 from .territoires import normaliser_departement
@@ -84,10 +92,7 @@ class Rapport:
         return f"{noms.get(self.territoire, self.territoire)} ({self.territoire})"
 
     def _v(self, indicateur: str, modalite: str = "total", colonne: str = "valeur") -> float:
-        lignes = self.indicateurs[
-            (self.indicateurs["indicateur"] == indicateur) & (self.indicateurs["modalite"] == modalite)
-        ]
-        return float(lignes[colonne].iloc[0]) if len(lignes) else float("nan")
+        return valeur(self.indicateurs, indicateur, modalite, colonne=colonne)
 
     def _serie(self, indicateur: str) -> pd.DataFrame:
         return self.indicateurs[self.indicateurs["indicateur"] == indicateur]
@@ -212,16 +217,14 @@ class Rapport:
         if self.territoire != SYNTHESE:
             qpv = qpv[qpv["insee_dep"] == self.territoire]
             communes = communes[communes["insee_dep"] == self.territoire]
-        dedans = seances[seances["code_qp"] != ""].groupby("code_qp", observed=True).size()
-        proches = seances[(seances["code_qp"] == "") & (seances["code_qp_proche"] != "")]
-        proches = proches.groupby("code_qp_proche", observed=True).size()
+        comptes = compter_seances_par_qpv(seances, qpv["code_qp"])
         tableau_qpv = pd.DataFrame(
             {
                 "QPV": qpv["lib_qp"],
                 "Code": qpv["code_qp"],
                 "Commune(s)": qpv["lib_com"].str.replace(",", ", "),
-                "Séances dedans": qpv["code_qp"].map(dedans).fillna(0).astype(int),
-                "Séances à proximité": qpv["code_qp"].map(proches).fillna(0).astype(int),
+                "Séances dedans": comptes["seances_dedans"],
+                "Séances à proximité": comptes["seances_proximite"],
             }
         )
         tableau_qpv["Atteint"] = [
@@ -390,9 +393,8 @@ class Rapport:
         for code in self.referentiel.departements_demandes:
             indicateurs = calculer_indicateurs(self.situee, self.referentiel, code)
 
-            def v(indicateur, modalite="total", colonne="valeur", table=indicateurs):
-                trouve = table[(table["indicateur"] == indicateur) & (table["modalite"] == modalite)][colonne]
-                return float(trouve.iloc[0]) if len(trouve) else float("nan")
+            def v(indicateur, table=indicateurs):
+                return valeur(table, indicateur)
 
             lignes.append(
                 {

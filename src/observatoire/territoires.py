@@ -5,9 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import pandas as pd
+
 from .erreurs import ErreurParametre
 
-__all__ = ["normaliser_departement", "normaliser_departements", "COMMUNES_FUSIONNEES"]
+__all__ = [
+    "COMMUNES_FUSIONNEES",
+    "departement_de_commune",
+    "normaliser_departement",
+    "normaliser_departements",
+]
 
 # Communes fusionnées depuis 2018 dans les départements couverts (COG 2024) : ancien code → nouveau.
 # Fourqueux → Saint-Germain-en-Laye ; Port-Villez → Notre-Dame-de-la-Mer ;
@@ -84,3 +91,9 @@ def normaliser_departements(codes: str | Iterable[object]) -> tuple[str, ...]:
     if not resultat:
         raise ErreurParametre("Aucun département donné : indiquez par exemple « 78 92 95 ».")
     return tuple(resultat)
+
+
+def departement_de_commune(codes: pd.Series) -> pd.Series:
+    """Département de codes communes INSEE : 2 caractères, 3 outre-mer (``97411`` → ``974``)."""
+    codes = codes.fillna("").astype(str)
+    return codes.str.slice(0, 2).where(~codes.str.startswith("97"), codes.str.slice(0, 3))

@@ -28,6 +28,12 @@ def _pourcent(indicateurs, indicateur, modalite="total", chiffres=0):
     return round(100 * valeur(indicateurs, indicateur, modalite, colonne="part"), chiffres)
 
 
+def _pourcent_libelle(indicateurs, indicateur, libelle, chiffres=0):
+    lignes = indicateurs[(indicateurs["indicateur"] == indicateur) & (indicateurs["libelle"] == libelle)]
+    assert len(lignes) == 1, libelle
+    return round(100 * lignes["part"].iloc[0], chiffres)
+
+
 def test_demo_valide_sans_erreur_ni_avertissement(situees):
     activite = situees[0]
     assert activite.demonstration
@@ -60,17 +66,21 @@ def test_demandes_publiees(synthese):
     assert _pourcent(synthese, "demandes_par_thematique", "egalite") == 19
     assert _pourcent(synthese, "demandes_par_thematique", "prevention_jeunesse") == 7
     interco = "demandes_par_intercommunalite"
-    assert _pourcent(synthese, interco, "CA de Cergy-Pontoise", 1) == 8.1
-    assert _pourcent(synthese, interco, "CA Roissy Pays de France") == 10
+    assert _pourcent_libelle(synthese, interco, "CA de Cergy-Pontoise", 1) == 8.1
+    assert _pourcent(synthese, interco, "249500109", 1) == 8.1  # SIREN de Cergy-Pontoise
+    assert _pourcent_libelle(synthese, interco, "CA Roissy Pays de France") == 10
     for nom in (
         "CU Grand Paris Seine et Oise",
         "Vallée Sud-Grand Paris",
         "CA Val Parisis",
         "CA Plaine Vallée",
     ):
-        assert 4 <= _pourcent(synthese, interco, nom, 1) <= 6
+        assert 4 <= _pourcent_libelle(synthese, interco, nom, 1) <= 6
     # Ces quatre sont ensuite les plus représentés (après Cergy-Pontoise et Roissy).
-    parts = synthese[synthese["indicateur"] == interco].set_index("modalite")["part"]
+    lignes = synthese[
+        (synthese["indicateur"] == interco) & ~synthese["modalite"].isin(["hors_territoire", "non_renseigne"])
+    ]
+    parts = lignes.set_index("libelle")["part"]
     assert parts.sort_values(ascending=False).index[2:6].sort_values().tolist() == sorted(
         ["CU Grand Paris Seine et Oise", "Vallée Sud-Grand Paris", "CA Val Parisis", "CA Plaine Vallée"]
     )

@@ -13,6 +13,7 @@ from observatoire import (
     Activite,
     Referentiel,
     calculer_indicateurs,
+    couverture_qpv,
     lire_activite,
     rattacher_qpv,
     situer_activite,
@@ -227,7 +228,9 @@ def test_indicateurs_annee_vide(mini_referentiel, ecrire_jeu):
     assert valeur(indicateurs, "qpv_atteints") == 0
     assert valeur(indicateurs, "communes_pv") == 2
     non_atteints = indicateurs[indicateurs["indicateur"] == "qpv_non_atteints"]["modalite"].tolist()
-    assert non_atteints == ["Alpha (QN09501M)", "Bêta (QN09502I)"]
+    assert non_atteints == ["QN09501M", "QN09502I"]
+    libelles = indicateurs[indicateurs["indicateur"] == "qpv_non_atteints"]["libelle"].tolist()
+    assert libelles == ["Alpha", "Bêta"]
 
 
 def test_indicateurs_couverture_et_perimetre(mini_referentiel):
@@ -253,3 +256,41 @@ def test_indicateurs_couverture_et_perimetre(mini_referentiel):
     assert valeur(synthese, "participations_communes_pv", colonne="part") == pytest.approx(3 / 12)
     assert valeur(departement, "seances") == 1  # la séance à distance n'est d'aucun département
     assert valeur(synthese, "seances_par_precision", "distanciel") == 1
+
+
+def test_seance_dans_un_qpv_compte_a_proximite_du_voisin(mini_referentiel):
+    """Le défaut de l'issue 12 : seul le QPV le plus proche était gardé, si bien qu'une séance
+    dans A ne comptait jamais « à proximité » de B, même à moins de D mètres de lui."""
+    seances = _seances(("95001", (X0 + 950, Y0 + 700), False))  # dans A, à 550 m de B
+    participations = pd.DataFrame(
+        {
+            "id_seance": ["S1"],
+            "public": ["elu"],
+            "code_commune_origine": ["95001"],
+            "departement_origine": [""],
+            "nombre": [2],
+        }
+    )
+    situee = situer_activite(_activite(seances, participations), mini_referentiel, 600)
+    couverture = couverture_qpv(situee, mini_referentiel).set_index("code_qp")
+    assert couverture.loc["QN09501M", ["seances_dedans", "seances_proximite", "atteinte"]].tolist() == [
+        1,
+        0,
+        "dedans",
+    ]
+    assert couverture.loc["QN09502I", ["seances_dedans", "seances_proximite", "atteinte"]].tolist() == [
+        0,
+        1,
+        "proximite",
+    ]
+    indicateurs = calculer_indicateurs(situee, mini_referentiel)
+    assert valeur(indicateurs, "qpv_atteints") == 2
+    # À 500 m pile du voisin, la borne est comprise ; à 499 m de D, non.
+    pile = situer_activite(
+        _activite(_seances(("95001", (X0 + 1000, Y0 + 700), False)), participations), mini_referentiel, 500
+    )
+    assert couverture_qpv(pile, mini_referentiel)["atteinte"].tolist() == ["dedans", "proximite"]
+    court = situer_activite(
+        _activite(_seances(("95001", (X0 + 1000, Y0 + 700), False)), participations), mini_referentiel, 499
+    )
+    assert couverture_qpv(court, mini_referentiel)["atteinte"].tolist() == ["dedans", "non"]

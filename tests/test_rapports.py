@@ -42,7 +42,7 @@ def test_indicateurs_csv_pour_excel_avec_les_chiffres_publies(lot):
     chemin = lot[0]["dossier"] / "synthese" / "indicateurs.csv"
     assert chemin.read_bytes().startswith(b"\xef\xbb\xbf")
     tableau = pd.read_csv(chemin, sep=";", encoding="utf-8-sig", dtype={"modalite": str})
-    assert list(tableau.columns) == ["territoire", "indicateur", "modalite", "valeur", "part"]
+    assert list(tableau.columns) == ["territoire", "indicateur", "modalite", "libelle", "valeur", "part"]
     valeurs = tableau.set_index(["indicateur", "modalite"])
     assert valeurs.loc[("participations", "total"), "valeur"] == 4693
     assert valeurs.loc[("actions", "total"), "valeur"] == 56

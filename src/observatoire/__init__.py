@@ -8,13 +8,21 @@ from .activite import Activite, chemin_donnees_annee, lire_activite
 from .demo import ecrire_demo, generer_demo
 from .erreurs import ErreurDonnees, ErreurObservatoire, ErreurParametre, ErreurReferentiel
 from .indicateurs import (
-    ActiviteSituee,
     calculer_indicateurs,
+    couverture_communes_pv,
+    couverture_qpv,
     ecrire_indicateurs,
-    situer_activite,
     valeur,
 )
-from .jointures import rattacher_qpv, situer_demandes, situer_origines, situer_seances
+from .jointures import (
+    ActiviteSituee,
+    apparier_qpv,
+    rattacher_qpv,
+    situer_activite,
+    situer_demandes,
+    situer_origines,
+    situer_seances,
+)
 from .lot import produire_rapports
 from .rapport import Rapport, preparer_rapport
 from .referentiel import (
@@ -35,9 +43,12 @@ __all__ = [
     "ErreurReferentiel",
     "Rapport",
     "Referentiel",
+    "apparier_qpv",
     "calculer_indicateurs",
     "charger_referentiel",
     "chemin_donnees_annee",
+    "couverture_communes_pv",
+    "couverture_qpv",
     "ecrire_demo",
     "ecrire_indicateurs",
     "generer_demo",

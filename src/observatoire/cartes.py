@@ -21,7 +21,6 @@ from pathlib import Path
 
 import folium
 import geopandas as gpd
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import shapely
@@ -30,14 +29,20 @@ import xstatic.pkg.leaflet_markercluster as xs_cluster
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-from .graphiques import format_nombre
-from .indicateurs import SYNTHESE, ActiviteSituee, compter_seances_par_qpv
+from .formats import format_nombre
+from .indicateurs import SYNTHESE, couverture_qpv
+from .jointures import ActiviteSituee
 from .referentiel import Referentiel
 
 __all__ = ["carte_activite", "carte_statique", "ecrire_carte", "html_carte"]
 
 COULEURS_CLASSES = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]  # YlGnBu, sûre
 COULEUR_ZERO = "#e8e8e8"
+COULEUR_SANS_DONNEE = "#ffffff"
+COULEUR_CERCLES = "#6a3d9a"
+RAYON_MAX_PX = 26.0  # rayon du plus grand cercle ; l'aire des cercles est proportionnelle au compte
+POUR_HABITANTS = 10_000
+MILLESIME_POPULATION = "2021 (en vigueur en 2024)"
 COULEUR_QPV = "#d95f02"
 COULEURS_LIEUX = {"dans_qpv": "#d95f02", "proximite_qpv": "#7570b3", "hors_qpv": "#1b9e77"}
 LIBELLES_LIEUX = {
@@ -58,8 +63,10 @@ def carte_activite(
 ) -> folium.Map:
     """Carte de l'activité d'un territoire (un département ou la synthèse).
 
-    Couches : participations par commune d'origine (classes de Fisher-Jenks, zéro distingué),
-    périmètres QPV 2024 (infobulle : nom, code, communes, séances dedans et à proximité),
+    Couches : taux de participation par commune d'origine (participations pour 10 000
+    habitants, populations légales du référentiel ; classes de Fisher-Jenks, « aucune
+    participation » et « pas de donnée » distingués), cercles proportionnels aux participations
+    (aire ∝ compte), périmètres QPV 2024 (infobulle : nom, code, communes, séances dedans et à proximité),
     lieux des séances regroupés, limites des EPCI/EPT, contour départemental ; contrôle des
     couches et légende en français.
 
@@ -78,7 +85,7 @@ def carte_activite(
         Carte à écrire avec ``ecrire_carte`` (HTML autonome et reproductible).
     """
     communes, qpv, intercos, departements, seances = _couches(situee, referentiel, territoire)
-    classes = _classes(communes["participations"])
+    classes = _classes(communes["taux"])
     carte = _CarteAutonome(location=None, tiles=None, control_scale=False, prefer_canvas=True)
     carte.add_child(_EchelleMetrique())
     folium.TileLayer(
@@ -88,12 +95,13 @@ def carte_activite(
     _couche_limites(intercos, "Limites EPCI / EPT", "#444444", 1.5, "5 4").add_to(carte)
     _couche_limites(departements, "Contour départemental", "#111111", 3, None).add_to(carte)
     _couche_qpv(qpv).add_to(carte)
+    _couche_cercles(communes).add_to(carte)
     carte.add_child(_LieuxRegroupes(seances))
     folium.LayerControl(collapsed=False).add_to(carte)
     perimetre = situee.seances
     if territoire != SYNTHESE:
         perimetre = perimetre[perimetre["insee_dep"] == territoire]
-    carte.add_child(_Legende(classes, seances, int((perimetre["precision"] == "commune").sum())))
+    carte.add_child(_Legende(classes, communes, seances, int((perimetre["precision"] == "commune").sum())))
     carte.get_root().header.add_child(Element(_ressources()), name="ressources_integrees")
     xmin, ymin, xmax, ymax = departements.total_bounds
     carte.fit_bounds([[ymin, xmin], [ymax, xmax]])
@@ -113,11 +121,15 @@ def _couches(situee, referentiel, territoire):
         seances = seances[seances["insee_dep"] == territoire]
         participations = participations[participations["departement"] == territoire]
     par_commune = participations.groupby("code_commune_origine")["nombre"].sum()
-    communes = communes[["insee_com", "nom_com", "nom_epci", "nom_ept", "n_qpv_2024", "geometry"]].copy()
-    communes["participations"] = communes["insee_com"].map(par_commune).fillna(0).astype(int)
+    colonnes = ["insee_com", "nom_com", "nom_epci", "nom_ept", "n_qpv_2024", "population", "geometry"]
+    communes = communes[colonnes].copy()
+    communes["participations"] = communes["insee_com"].map(par_commune).fillna(0).astype("int64")
+    population = pd.to_numeric(communes["population"], errors="coerce")
+    communes["taux"] = (communes["participations"] / population * POUR_HABITANTS).where(population > 0)
+    communes["centre"] = communes.geometry.representative_point().to_crs("EPSG:4326")
     communes = _alleger(communes, couverture=True)
-    qpv = _alleger(_qpv_avec_seances(qpv, situee.seances), couverture=False)
-    intercos = communes.assign(
+    qpv = _alleger(_qpv_avec_seances(qpv, situee, referentiel, territoire), couverture=False)
+    intercos = communes.drop(columns="centre").assign(
         interco=communes["nom_ept"].where(communes["nom_ept"] != "", communes["nom_epci"])
     )
     intercos = intercos.dissolve("interco", as_index=False)[["interco", "geometry"]]
@@ -128,9 +140,10 @@ def _couches(situee, referentiel, territoire):
     return communes, qpv, intercos, departements, lieux
 
 
-def _qpv_avec_seances(qpv: gpd.GeoDataFrame, seances: pd.DataFrame) -> gpd.GeoDataFrame:
+def _qpv_avec_seances(qpv: gpd.GeoDataFrame, situee, referentiel, territoire) -> gpd.GeoDataFrame:
+    comptes = couverture_qpv(situee, referentiel, territoire).set_index("code_qp")
     qpv = qpv[["code_qp", "lib_qp", "lib_com", "geometry"]]
-    return qpv.join(compter_seances_par_qpv(seances, qpv["code_qp"]))
+    return qpv.join(comptes[["seances_dedans", "seances_proximite", "atteinte"]], on="code_qp")
 
 
 def _alleger(table: gpd.GeoDataFrame, couverture: bool) -> gpd.GeoDataFrame:
@@ -146,36 +159,64 @@ def _alleger(table: gpd.GeoDataFrame, couverture: bool) -> gpd.GeoDataFrame:
     return allegee
 
 
-def _classes(valeurs: pd.Series) -> list[tuple[int, int]]:
-    positives = valeurs[valeurs > 0].to_numpy()
-    if len(positives) == 0:
+def _classes(taux: pd.Series) -> list[tuple[float, float]]:
+    """Classes de Fisher-Jenks des taux positifs, bornes arrondies au dixième supérieur.
+
+    Arrondir la borne haute vers le haut garde chaque commune dans la classe que la légende
+    annonce : une commune à 12,34 est bien « jusqu'à 12,4 ».
+    """
+    positifs = taux[taux > 0].dropna().to_numpy(dtype=float)
+    if len(positifs) == 0:
         return []
-    k = min(len(COULEURS_CLASSES), len(np.unique(positives)))
+    minimum, maximum = _dixieme_bas(positifs.min()), _dixieme_haut(positifs.max())
+    k = min(len(COULEURS_CLASSES), len(np.unique(positifs)))
     if k <= 1:
-        return [(int(positives.min()), int(positives.max()))]
+        return [(minimum, maximum)]
     import mapclassify  # import coûteux (scipy) : seulement quand une carte est dessinée
 
     with warnings.catch_warnings():
         # Sans numba, mapclassify prévient qu'il calcule en Python pur : quelques centaines de
         # communes au plus, c'est instantané.
         warnings.simplefilter("ignore", UserWarning)
-        bornes = mapclassify.FisherJenks(positives, k=k).bins.astype(int)
-    classes, debut = [], int(positives.min())
+        bornes = sorted({_dixieme_haut(b) for b in mapclassify.FisherJenks(positifs, k=k).bins})
+    classes, debut = [], minimum
     for fin in bornes:
-        classes.append((debut, int(fin)))
-        debut = int(fin) + 1
+        classes.append((debut, fin))
+        debut = fin
     return classes
 
 
-def _couleur(valeur: float, classes) -> str:
-    if pd.isna(valeur):
-        return "#ffffff"
-    if valeur == 0:
+def _dixieme_haut(valeur: float) -> float:
+    return float(np.ceil(round(valeur * 10, 6)) / 10)
+
+
+def _dixieme_bas(valeur: float) -> float:
+    return float(np.floor(round(valeur * 10, 6)) / 10)
+
+
+def _couleur(taux: float, classes) -> str:
+    if pd.isna(taux):
+        return COULEUR_SANS_DONNEE
+    if taux == 0:
         return COULEUR_ZERO
     for rang, (_, fin) in enumerate(classes):
-        if valeur <= fin:
+        if taux <= fin:
             return COULEURS_CLASSES[rang]
     return COULEURS_CLASSES[len(classes) - 1]
+
+
+def _libelle_classe(rang: int, debut: float, fin: float) -> str:
+    if rang == 0:
+        return f"{format_nombre(debut, 1)} à {format_nombre(fin, 1)}"
+    return f"plus de {format_nombre(debut, 1)} à {format_nombre(fin, 1)}"
+
+
+def _rayons(participations: pd.Series) -> pd.Series:
+    """Rayon en pixels : l'aire du cercle est proportionnelle au nombre de participations."""
+    maximum = participations.max()
+    if not maximum or maximum <= 0:
+        return participations * 0.0
+    return RAYON_MAX_PX * np.sqrt(participations / maximum)
 
 
 def _geojson(table: gpd.GeoDataFrame, proprietes: dict[str, pd.Series]) -> dict:
@@ -201,21 +242,43 @@ def _couche_communes(communes, classes) -> folium.GeoJson:
         {
             "nom": _echapper(communes["nom_com"] + " (" + communes["insee_com"] + ")"),
             "participations": communes["participations"].map(format_nombre),
-            "couleur": communes["participations"].map(lambda v: _couleur(v, classes)),
+            "population": communes["population"].map(format_nombre),
+            "taux": communes["taux"].map(lambda t: format_nombre(t, 1)),
+            "couleur": communes["taux"].map(lambda v: _couleur(v, classes)),
         },
     )
     return folium.GeoJson(
         donnees,
-        name="Participations par commune d'origine",
+        name="Participations pour 10 000 habitants (commune d'origine)",
         style_function=lambda f: {
             "fillColor": f["properties"]["couleur"],
             "fillOpacity": 0.75,
             "color": "#ffffff",
             "weight": 0.6,
         },
-        tooltip=folium.GeoJsonTooltip(["nom", "participations"], aliases=["Commune", "Participations"]),
+        tooltip=folium.GeoJsonTooltip(
+            ["nom", "participations", "population", "taux"],
+            aliases=["Commune", "Participations", "Population municipale", "Pour 10 000 habitants"],
+        ),
         smooth_factor=1.0,
     )
+
+
+def _couche_cercles(communes) -> folium.FeatureGroup:
+    groupe = folium.FeatureGroup(name="Participations par commune d'origine (cercles)")
+    atteintes = communes[communes["participations"] > 0].sort_values("participations", ascending=False)
+    for ligne, rayon in zip(atteintes.itertuples(), _rayons(atteintes["participations"]), strict=True):
+        folium.CircleMarker(
+            [round(ligne.centre.y, 5), round(ligne.centre.x, 5)],
+            radius=round(float(rayon), 2),
+            color="#ffffff",
+            weight=1,
+            fill=True,
+            fill_color=COULEUR_CERCLES,
+            fill_opacity=0.6,
+            tooltip=f"{html.escape(str(ligne.nom_com))} : {format_nombre(ligne.participations)} participations",
+        ).add_to(groupe)
+    return groupe
 
 
 def _couche_limites(table, nom, couleur, epaisseur, tirets) -> folium.GeoJson:
@@ -279,7 +342,7 @@ class _LieuxRegroupes(folium.map.Layer):
                 f"{ligne.date:%d/%m/%Y} · {html.escape(str(ligne.nom_com))}"
                 + (f" · {html.escape(str(ligne.lieu))}" if str(ligne.lieu) else "")
                 + f"<br>{html.escape(LIBELLES_LIEUX.get(ligne.situation_qpv, ''))}"
-                + f"<br>{format_nombre(ligne.participants)} participant·es"
+                + f"<br>{format_nombre(ligne.participants)} participations"
             )
             lieux.append(
                 {
@@ -304,10 +367,15 @@ class _Legende(MacroElement):
     _template = Template("""
         {% macro html(this, kwargs) %}
         <div class="legende-carte" role="region" aria-label="Légende">
-          <strong>Participations par commune d'origine</strong>
+          <strong>Participations pour 10 000 habitants</strong>
+          <div class="note">par commune d'origine ; populations municipales {{ this.millesime }}</div>
           {% for couleur, texte in this.entrees %}
           <div><span class="case" style="background:{{ couleur }}"></span>{{ texte }}</div>
           {% endfor %}
+          {% if this.cercles %}<strong>Participations (aire des cercles)</strong>
+          <div class="cercles">{% for diametre, texte in this.cercles %}
+          <span class="cercle-legende"><span class="cercle" style="width:{{ diametre }}px;height:{{ diametre }}px"></span>{{ texte }}</span>
+          {% endfor %}</div>{% endif %}
           <div><span class="case qpv"></span>Périmètre QPV 2024</div>
           {% for couleur, texte in this.lieux %}
           <div><span class="rond" style="background:{{ couleur }}"></span>{{ texte }}</div>
@@ -324,21 +392,22 @@ class _Legende(MacroElement):
           .legende-carte .rond {display:inline-block; width:12px; height:12px; border-radius:50%;
             border:1.5px solid #222; margin-right:6px; vertical-align:middle}
           .legende-carte .note {color:#555; font-size:11px; margin-top:4px}
+          .legende-carte .cercles {display:flex; align-items:flex-end; gap:8px; margin:2px 0 4px}
+          .legende-carte .cercle-legende {display:inline-flex; flex-direction:column; align-items:center}
+          .legende-carte .cercle {display:inline-block; border-radius:50%; background:rgba(106,61,154,.6);
+            border:1px solid #fff; box-shadow:0 0 0 1px #6a3d9a}
         </style>
         {% endmacro %}
     """)
 
-    def __init__(self, classes, seances, non_places: int):
+    def __init__(self, classes, communes, seances, non_places: int):
         super().__init__()
         self._name = "Legende"
-        entrees = [
-            (
-                COULEURS_CLASSES[i],
-                f"{format_nombre(debut)} à {format_nombre(fin)}" if debut != fin else format_nombre(debut),
-            )
-            for i, (debut, fin) in enumerate(classes)
+        self.millesime = MILLESIME_POPULATION
+        self.entrees = _entrees_legende(classes, communes)
+        self.cercles = [
+            (round(2 * rayon, 1), format_nombre(valeur)) for valeur, rayon in _cercles_legende(communes)
         ]
-        self.entrees = entrees + [(COULEUR_ZERO, "Aucune participation")]
         presentes = set(seances["situation_qpv"])
         self.lieux = [(COULEURS_LIEUX[c], t) for c, t in LIBELLES_LIEUX.items() if c in presentes]
         self.non_places = (
@@ -347,6 +416,30 @@ class _Legende(MacroElement):
             if non_places
             else ""
         )
+
+
+def _entrees_legende(classes, communes) -> list[tuple[str, str]]:
+    entrees = [(COULEURS_CLASSES[i], _libelle_classe(i, d, f)) for i, (d, f) in enumerate(classes)]
+    entrees.append((COULEUR_ZERO, "Aucune participation"))
+    if communes["taux"].isna().any():
+        entrees.append((COULEUR_SANS_DONNEE, "Pas de donnée (population inconnue)"))
+    return entrees
+
+
+def _cercles_legende(communes) -> list[tuple[int, float]]:
+    """Trois cercles de référence (maximum, moitié, dixième), valeurs arrondies lisiblement."""
+    maximum = int(communes["participations"].max())
+    if maximum <= 0:
+        return []
+    valeurs = sorted({_arrondi_lisible(maximum * f) for f in (1.0, 0.5, 0.1)} - {0}, reverse=True)
+    return [(v, RAYON_MAX_PX * float(np.sqrt(v / maximum))) for v in valeurs if v <= maximum]
+
+
+def _arrondi_lisible(valeur: float) -> int:
+    if valeur < 10:
+        return max(1, int(valeur))
+    puissance = 10 ** int(np.floor(np.log10(valeur)))
+    return int(valeur // puissance * puissance)
 
 
 def html_carte(carte: folium.Map) -> str:
@@ -400,63 +493,92 @@ def ecrire_carte(carte: folium.Map, chemin: str | Path) -> str:
     return page
 
 
-def carte_statique(
-    situee: ActiviteSituee, referentiel: Referentiel, territoire: str = SYNTHESE
-) -> plt.Figure:
-    """Carte PNG pour l'impression et le rapport annuel (mêmes classes que la carte interactive)."""
+def carte_statique(situee: ActiviteSituee, referentiel: Referentiel, territoire: str = SYNTHESE):
+    """Carte PNG pour l'impression : mêmes règles que la carte interactive.
+
+    Taux pour 10 000 habitants en aplats (mêmes classes), participations en cercles
+    proportionnels (aire ∝ compte), périmètres QPV et lieux des séances.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+
     communes, qpv, intercos, departements, seances = _couches(situee, referentiel, territoire)
-    classes = _classes(communes["participations"])
-    figure, axe = plt.subplots(figsize=(8, 8), dpi=120)
-    communes.assign(couleur=communes["participations"].map(lambda v: _couleur(v, classes))).plot(
-        ax=axe,
-        color=communes["participations"].map(lambda v: _couleur(v, classes)),
-        edgecolor="white",
-        linewidth=0.3,
+    classes = _classes(communes["taux"])
+    figure = Figure(figsize=(10, 7.5), dpi=120)
+    axe = figure.subplots()
+    communes.plot(
+        ax=axe, color=communes["taux"].map(lambda v: _couleur(v, classes)), edgecolor="#bbbbbb", linewidth=0.3
     )
     intercos.plot(ax=axe, color="#444444", linewidth=0.8, linestyle="--")
     departements.plot(ax=axe, color="#111111", linewidth=1.5)
     qpv.plot(ax=axe, facecolor=(0.85, 0.37, 0.01, 0.3), edgecolor=COULEUR_QPV, linewidth=1)
+    atteintes = communes[communes["participations"] > 0].sort_values("participations", ascending=False)
+    # Rayon en points typographiques ; l'aire (markersize = rayon²) est proportionnelle au compte.
+    echelle = 0.75
+    if len(atteintes):
+        axe.scatter(
+            atteintes["centre"].x,
+            atteintes["centre"].y,
+            s=(_rayons(atteintes["participations"]) * echelle) ** 2,
+            color=COULEUR_CERCLES,
+            alpha=0.6,
+            edgecolor="white",
+            linewidth=0.6,
+            zorder=4,
+        )
     for situation, couleur in COULEURS_LIEUX.items():
         partie = seances[seances["situation_qpv"] == situation]
         if len(partie):
-            partie.plot(
-                ax=axe,
-                color=couleur,
-                markersize=22,
-                edgecolor="#222222",
-                linewidth=0.6,
-                label=LIBELLES_LIEUX[situation],
-            )
-    poignees = [plt.Rectangle((0, 0), 1, 1, color=COULEURS_CLASSES[i]) for i in range(len(classes))]
-    libelles = [f"{format_nombre(d)} à {format_nombre(f)}" for d, f in classes]
-    poignees += [
-        plt.Rectangle((0, 0), 1, 1, color=COULEUR_ZERO),
-        plt.Rectangle((0, 0), 1, 1, facecolor=(0.85, 0.37, 0.01, 0.3), edgecolor=COULEUR_QPV),
+            partie.plot(ax=axe, color=couleur, markersize=14, edgecolor="#222222", linewidth=0.5, zorder=5)
+    poignees: list = [
+        Rectangle((0, 0), 1, 1, facecolor=c, edgecolor="#999999")
+        for c, _ in _entrees_legende(classes, communes)
     ]
-    libelles += ["Aucune participation", "Périmètre QPV 2024"]
+    libelles = [t for _, t in _entrees_legende(classes, communes)]
+    for valeur_cercle, rayon in _cercles_legende(communes):
+        poignees.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                markersize=2 * rayon * echelle,
+                color=COULEUR_CERCLES,
+                alpha=0.6,
+            )
+        )
+        libelles.append(f"{format_nombre(valeur_cercle)} participations")
+    poignees.append(Rectangle((0, 0), 1, 1, facecolor=(0.85, 0.37, 0.01, 0.3), edgecolor=COULEUR_QPV))
+    libelles.append("Périmètre QPV 2024")
     for situation, couleur in COULEURS_LIEUX.items():
         if (seances["situation_qpv"] == situation).any():
-            poignees.append(
-                plt.Line2D([], [], marker="o", linestyle="", color=couleur, markeredgecolor="#222")
-            )
+            poignees.append(Line2D([], [], marker="o", linestyle="", color=couleur, markeredgecolor="#222"))
             libelles.append(LIBELLES_LIEUX[situation])
     axe.legend(
         poignees,
         libelles,
-        loc="lower left",
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
         fontsize=7.5,
-        title="Participations par commune",
+        title="Participations pour 10 000 hab.\n(commune d'origine)",
         title_fontsize=8,
-        frameon=True,
+        frameon=False,
+        labelspacing=1.1,
     )
     axe.set_axis_off()
     axe.set_title("Activité et quartiers prioritaires", loc="left", fontsize=11, fontweight="bold")
     figure.text(
         0.01,
         0.01,
-        "Sources : ANCT QPV 2024 ; INSEE COG 2024 ; IGN ADMIN EXPRESS (Licence Ouverte 2.0)",
+        "Sources : ANCT QPV 2024 ; INSEE COG 2024, populations municipales 2021 ; IGN ADMIN EXPRESS "
+        "(Licence Ouverte 2.0)",
         fontsize=6.5,
         color="#555555",
     )
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure

@@ -7,50 +7,26 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from .formats import format_nombre, format_part
 
 __all__ = [
-    "ESPACE_FINE",
     "PALETTE",
     "figure_html",
-    "format_nombre",
-    "format_part",
     "graphique_barres",
     "tableau_html",
 ]
 
-ESPACE_FINE = "\u202f"  # espace fine insécable (typographie française)
 # Okabe & Ito : palette distinguable par les personnes daltoniennes.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
-_MOIS = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."]
-
-
-def format_nombre(valeur: float, decimales: int = 0) -> str:
-    """Nombre à la française : ``4693`` → ``4 693`` (espace fine), ``8.1`` → ``8,1``."""
-    if valeur is None or (isinstance(valeur, float) and np.isnan(valeur)):
-        return "–"
-    texte = f"{valeur:,.{decimales}f}"
-    return texte.replace(",", ESPACE_FINE).replace(".", ",")
-
-
-def format_part(part: float, decimales: int = 0) -> str:
-    """Part en pourcentage à la française : ``0.46`` → ``46 %`` ; ``0.081`` → ``8,1 %`` (1 décimale)."""
-    if part is None or (isinstance(part, float) and np.isnan(part)):
-        return "–"
-    return f"{format_nombre(100 * part, decimales)}{ESPACE_FINE}%"
-
-
-def libelle_mois(cle: str) -> str:
-    """``2023-03`` → ``mars 2023``."""
-    annee, mois = cle.split("-")
-    return f"{_MOIS[int(mois) - 1]} {annee}"
+LARGEUR_TITRE = 70  # caractères par ligne de titre : un titre long passe à la ligne, jamais coupé
 
 
 def graphique_barres(
@@ -60,7 +36,7 @@ def graphique_barres(
     parts: pd.Series | None = None,
     horizontal: bool = True,
     unite: str = "participations",
-) -> plt.Figure:
+) -> Figure:
     """Diagramme en barres avec la valeur (et la part) écrite au bout de chaque barre.
 
     Parameters
@@ -79,9 +55,15 @@ def graphique_barres(
     Returns
     -------
     matplotlib.figure.Figure
+        Figure autonome (sans pyplot : aucun état global, rien n'est changé pour l'analyste).
+        Les axes de comptage n'ont que des graduations entières.
     """
-    hauteur = max(2.2, 0.42 * len(valeurs) + 1.2) if horizontal else 3.6
-    figure, axe = plt.subplots(figsize=(7.5, hauteur), dpi=110)
+    lignes_titre = textwrap.wrap(titre, LARGEUR_TITRE) or [""]
+    hauteur = (max(2.2, 0.42 * len(valeurs) + 1.2) if horizontal else 3.6) + 0.22 * (len(lignes_titre) - 1)
+    figure = Figure(figsize=(7.5, hauteur), dpi=110)
+    axe = figure.subplots()
+    entiers = MaxNLocator(integer=True, min_n_ticks=2)
+    format_entier = FuncFormatter(lambda x, _: format_nombre(x))
     positions = np.arange(len(valeurs))
     etiquettes = [
         format_nombre(v) + (f" ({format_part(parts.iloc[i])})" if parts is not None else "")
@@ -93,15 +75,17 @@ def graphique_barres(
         axe.invert_yaxis()
         axe.set_xlabel(unite.capitalize())
         axe.set_xlim(0, max(valeurs.max(), 1) * 1.3)
-        axe.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: format_nombre(x)))
+        axe.xaxis.set_major_locator(entiers)
+        axe.xaxis.set_major_formatter(format_entier)
     else:
         barres = axe.bar(positions, valeurs.to_numpy(), color=PALETTE[0], width=0.7)
         axe.set_xticks(positions, [str(i) for i in valeurs.index], rotation=45, ha="right")
         axe.set_ylabel(unite.capitalize())
         axe.set_ylim(0, max(valeurs.max(), 1) * 1.2)
-        axe.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: format_nombre(x)))
+        axe.yaxis.set_major_locator(entiers)
+        axe.yaxis.set_major_formatter(format_entier)
     axe.bar_label(barres, labels=etiquettes, padding=3, fontsize=8.5)
-    axe.set_title(titre, loc="left", fontsize=11, fontweight="bold")
+    axe.set_title("\n".join(lignes_titre), loc="left", fontsize=11, fontweight="bold")
     for bord in ("top", "right"):
         axe.spines[bord].set_visible(False)
     figure.tight_layout()
@@ -116,14 +100,13 @@ def _couper(texte: str, largeur: int = 38) -> str:
     return texte[:coupure] + "\n" + _couper(texte[coupure:].strip(), largeur)
 
 
-def figure_html(figure: plt.Figure, alternative: str, chemin_png: Path | None = None) -> str:
+def figure_html(figure: Figure, alternative: str, chemin_png: Path | None = None) -> str:
     """Image PNG intégrée (``data:``) avec texte alternatif ; copie dans ``chemin_png`` si donné.
 
-    La figure est fermée après l'export (pas d'accumulation dans un notebook).
+    Les figures sont des ``matplotlib.figure.Figure`` hors de pyplot : rien ne s'accumule.
     """
     tampon = io.BytesIO()
     figure.savefig(tampon, format="png", metadata={"Software": None})
-    plt.close(figure)
     octets = tampon.getvalue()
     if chemin_png is not None:
         chemin_png.parent.mkdir(parents=True, exist_ok=True)

@@ -1,81 +1,67 @@
-"""Tables d'indicateurs au format long : ``territoire;indicateur;modalite;valeur;part``.
+"""Tables d'indicateurs au format long : ``territoire;indicateur;modalite;libelle;valeur;part``.
 
 Les clés ``indicateur`` sont une interface publique (documentées dans ``data/README.md``) : le
-rapport d'activité annuel est écrit à partir d'elles. Les parts sont exactes (fractions de 0 à
-1) ; l'arrondi n'intervient qu'à l'affichage.
+rapport d'activité annuel est écrit à partir d'elles. ``modalite`` porte le code (INSEE, SIREN,
+``code_qp``, code de vocabulaire, ``AAAA-MM``) pour joindre d'autres données ; ``libelle`` le
+nom lisible. Les parts sont exactes (fractions de 0 à 1) ; l'arrondi n'intervient qu'à
+l'affichage. Chaque répartition se réconcilie : des lignes de reste (``hors_territoire``,
+``non_renseigne``, ``inconnue``) complètent les modalités jusqu'au total annoncé.
 
 Périmètre d'un département : les participations dont l'origine est dans le département, les
 séances qui s'y tiennent (et les actions qui y ont au moins une séance), les demandes qui en
 viennent. La synthèse compte tout une fois, y compris les séances à distance et les origines
-hors du territoire (``autre``).
+hors du territoire (``autre``). La couverture des QPV d'un département compte toutes les
+séances placées de l'année (voir ``couverture_qpv``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .activite import Activite
-from .jointures import DISTANCE_PROXIMITE_M, situer_demandes, situer_origines, situer_seances
+from .jointures import ActiviteSituee
 from .referentiel import Referentiel
 from .territoires import normaliser_departement
+from .vocabulaires import libelle as libelle_vocabulaire
 
 __all__ = [
     "COLONNES_INDICATEURS",
-    "ActiviteSituee",
+    "SYNTHESE",
     "calculer_indicateurs",
-    "compter_seances_par_qpv",
+    "couverture_communes_pv",
+    "couverture_qpv",
     "ecrire_indicateurs",
-    "situer_activite",
+    "restreindre",
     "valeur",
 ]
 
-COLONNES_INDICATEURS = ["territoire", "indicateur", "modalite", "valeur", "part"]
+COLONNES_INDICATEURS = ["territoire", "indicateur", "modalite", "libelle", "valeur", "part"]
 SYNTHESE = "synthese"
-
-
-@dataclass(frozen=True)
-class ActiviteSituee:
-    """Activité validée et rattachée au territoire (séances, participations, demandes)."""
-
-    activite: Activite
-    seances: pd.DataFrame
-    participations: pd.DataFrame
-    demandes: pd.DataFrame
-    distance_proximite_m: float
-
-
-def situer_activite(
-    activite: Activite, referentiel: Referentiel, distance_proximite_m: float = DISTANCE_PROXIMITE_M
-) -> ActiviteSituee:
-    """Applique les jointures territoriales à toute l'activité d'une année.
-
-    Parameters
-    ----------
-    activite : Activite
-        Données validées.
-    referentiel : Referentiel
-        Référentiel de tout le territoire du centre.
-    distance_proximite_m : float
-        Distance de proximité aux QPV (mètres).
-
-    Returns
-    -------
-    ActiviteSituee
-    """
-    seances = situer_seances(activite.seances, referentiel, distance_proximite_m)
-    actions = activite.actions[["id_action", "intitule", "axe", "thematique", "format"]]
-    seances = seances.merge(actions, on="id_action", how="left")
-    participants = activite.participations.groupby("id_seance")["nombre"].sum()
-    seances["participants"] = seances["id_seance"].map(participants).fillna(0).astype(int)
-    origines = situer_origines(activite.participations, referentiel)
-    colonnes_seance = ["id_seance", "id_action", "date", "axe", "thematique", "format", "intitule"]
-    participations = origines.merge(pd.DataFrame(seances[colonnes_seance]), on="id_seance", how="left")
-    demandes = situer_demandes(activite.demandes, referentiel)
-    return ActiviteSituee(activite, seances, participations, demandes, distance_proximite_m)
+LIBELLES_RESTES = {
+    "autre": "Autres territoires",
+    "hors_territoire": "Hors du territoire",
+    "non_renseigne": "Commune ou intercommunalité non renseignée",
+    "inconnue": "Origine inconnue",
+    "territoire": "Territoire du centre",
+    "total": "Total",
+}
+LIBELLES_SITUATIONS = {
+    "coordonnees": "Placée par ses coordonnées",
+    "commune": "Placée à la commune (sans coordonnées)",
+    "distanciel": "À distance",
+    "dans_qpv": "Dans un QPV",
+    "proximite_qpv": "À proximité d'un QPV",
+    "hors_qpv": "Hors QPV",
+    "non_situee": "Sans coordonnées (non placée)",
+}
+_MOIS = [
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+]  # fmt: skip
 
 
 def calculer_indicateurs(
@@ -100,12 +86,15 @@ def calculer_indicateurs(
     Returns
     -------
     pandas.DataFrame
-        Colonnes ``territoire, indicateur, modalite, valeur, part`` (part exacte ou NaN).
+        Colonnes ``territoire, indicateur, modalite, libelle, valeur, part`` (part exacte ou NaN).
     """
     code = territoire if territoire == SYNTHESE else normaliser_departement(territoire)
     perimetre = _perimetre(situee, code)
-    lignes = _indicateurs_activite(perimetre, code)
-    lignes += _indicateurs_couverture(perimetre, referentiel, code)
+    noms_departements = dict(
+        zip(referentiel.departements["insee_dep"], referentiel.departements["nom_dep"], strict=True)
+    )
+    lignes = _indicateurs_activite(perimetre, code, noms_departements)
+    lignes += _indicateurs_couverture(situee, referentiel, code)
     lignes += _indicateurs_demandes(perimetre, code)
     if precedente is not None:
         lignes += _indicateurs_evolution(perimetre, _perimetre(precedente, code), code)
@@ -123,54 +112,77 @@ class _Perimetre:
 
 
 def _perimetre(situee: ActiviteSituee, code: str) -> _Perimetre:
-    if code == SYNTHESE:
-        return _Perimetre(situee.seances, situee.participations, situee.demandes)
     return _Perimetre(
-        situee.seances[situee.seances["insee_dep"] == code],
-        situee.participations[situee.participations["departement"] == code],
-        situee.demandes[situee.demandes["departement"] == code],
+        restreindre(situee.seances, "insee_dep", code),
+        restreindre(situee.participations, "departement", code),
+        restreindre(situee.demandes, "departement", code),
     )
 
 
-def _ligne(territoire, indicateur, modalite, valeur, part=np.nan) -> dict:
+def _ligne(territoire, indicateur, modalite, valeur, part=np.nan, libelle=None) -> dict:
+    modalite = str(modalite)
     return {
         "territoire": territoire,
         "indicateur": indicateur,
-        "modalite": str(modalite),
+        "modalite": modalite,
+        "libelle": LIBELLES_RESTES.get(modalite, modalite) if libelle is None else str(libelle),
         "valeur": valeur,
         "part": part,
     }
 
 
 def _repartition(
-    territoire,
-    indicateur,
+    territoire: str,
+    indicateur: str,
     modalites: pd.Series,
     poids: pd.Series | None,
+    libelles: Callable[[str], str] | dict | None = None,
     denominateur: float | None = None,
-    ordre=None,
+    ordre: list | None = None,
+    restes: dict[str, float] | None = None,
 ) -> list[dict]:
-    poids = pd.Series(1, index=modalites.index) if poids is None else poids
+    """Répartition d'un total par modalité ; ``restes`` ajoute les lignes de reste à la fin."""
+    poids = pd.Series(1, index=modalites.index, dtype="int64") if poids is None else poids
     sommes = poids.groupby(modalites.to_numpy()).sum()
     if ordre is not None:
         sommes = sommes.reindex(ordre, fill_value=0)
     else:
         sommes = sommes.sort_values(ascending=False, kind="stable")
-    total = denominateur if denominateur is not None else poids.sum()
-    return [
-        _ligne(territoire, indicateur, modalite, float(n), n / total if total else np.nan)
-        for modalite, n in sommes.items()
+    restes = {cle: n for cle, n in (restes or {}).items() if n}
+    total = denominateur if denominateur is not None else poids.sum() + sum(restes.values())
+    nommer = libelles.get if isinstance(libelles, dict) else libelles
+    lignes = [
+        _ligne(territoire, indicateur, m, float(n), _part(n, total), nommer(m) if nommer else None)
+        for m, n in sommes.items()
     ]
+    lignes += [_ligne(territoire, indicateur, m, float(n), _part(n, total)) for m, n in restes.items()]
+    return lignes
 
 
-def _indicateurs_activite(p: _Perimetre, t: str) -> list[dict]:
+def _part(numerateur: float, denominateur: float) -> float:
+    return numerateur / denominateur if denominateur else np.nan
+
+
+def _libelle_mois(cle: str) -> str:
+    annee, mois = cle.split("-")
+    return f"{_MOIS[int(mois) - 1]} {annee}"
+
+
+def _mois_de_l_annee(dates: pd.Series) -> list[str]:
+    """Tous les mois des années couvertes par les dates, dans l'ordre (zéro compris)."""
+    annees = sorted(dates.dropna().dt.year.unique())
+    return [f"{a}-{m:02d}" for a in annees for m in range(1, 13)]
+
+
+def _indicateurs_activite(p: _Perimetre, t: str, noms_departements: dict[str, str]) -> list[dict]:
     participations = p.participations
-    nombre = participations["nombre"]
+    nombre = participations["nombre"].astype("int64")
+    total = int(nombre.sum())
     lignes = [
         _ligne(t, "actions", "total", p.seances["id_action"].nunique()),
         _ligne(t, "seances", "total", len(p.seances)),
         _ligne(t, "demi_journees", "total", int(p.seances["demi_journees"].sum())),
-        _ligne(t, "participations", "total", int(nombre.sum())),
+        _ligne(t, "participations", "total", total),
     ]
     ordre_departements = sorted(d for d in participations["departement"].unique() if d != "autre")
     lignes += _repartition(
@@ -178,102 +190,114 @@ def _indicateurs_activite(p: _Perimetre, t: str) -> list[dict]:
         "participations_par_departement_origine",
         participations["departement"],
         nombre,
+        lambda d: noms_departements.get(d, LIBELLES_RESTES.get(d, d)),
         ordre=[*ordre_departements, "autre"] if t == SYNTHESE else None,
     )
-    lignes += _repartition(t, "participations_par_public", participations["public"], nombre)
-    lignes += _repartition(t, "participations_par_axe", participations["axe"], nombre)
-    lignes += _repartition(t, "participations_par_thematique", participations["thematique"], nombre)
+    for cle in ("public", "axe", "thematique"):
+        lignes += _repartition(
+            t,
+            f"participations_par_{cle}",
+            participations[cle],
+            nombre,
+            lambda c, v=cle: libelle_vocabulaire(v, c),
+        )
     mois = participations["date"].dt.strftime("%Y-%m")
-    lignes += _repartition(t, "participations_par_mois", mois, nombre, ordre=sorted(mois.unique()))
-    dans_territoire = participations[participations["dans_territoire"]]
-    avec_interco = dans_territoire[dans_territoire["intercommunalite"] != ""]
+    lignes += _repartition(
+        t,
+        "participations_par_mois",
+        mois,
+        nombre,
+        _libelle_mois,
+        ordre=_mois_de_l_annee(participations["date"]),
+    )
+    dans_territoire = participations["dans_territoire"].to_numpy(dtype=bool)
+    hors = int(nombre[~dans_territoire].sum())
+    avec_interco = participations[dans_territoire & (participations["code_intercommunalite"] != "")]
     lignes += _repartition(
         t,
         "participations_par_intercommunalite",
-        avec_interco["intercommunalite"],
-        avec_interco["nombre"],
-        denominateur=nombre.sum(),
+        avec_interco["code_intercommunalite"],
+        avec_interco["nombre"].astype("int64"),
+        _noms(avec_interco, "code_intercommunalite", "intercommunalite"),
+        restes={"hors_territoire": hors, "non_renseigne": total - hors - int(avec_interco["nombre"].sum())},
     )
-    avec_commune = dans_territoire[dans_territoire["niveau_origine"] == "commune"]
+    avec_commune = participations[dans_territoire & (participations["niveau_origine"] == "commune")]
     lignes += _repartition(
         t,
         "participations_par_commune_origine",
-        avec_commune["nom_com"].fillna("?") + " (" + avec_commune["code_commune_origine"] + ")",
-        avec_commune["nombre"],
-        denominateur=nombre.sum(),
+        avec_commune["code_commune_origine"],
+        avec_commune["nombre"].astype("int64"),
+        _noms(avec_commune, "code_commune_origine", "nom_com"),
+        restes={"hors_territoire": hors, "non_renseigne": total - hors - int(avec_commune["nombre"].sum())},
     )
-    pv = participations.loc[participations["commune_pv"], "nombre"].sum()
-    lignes.append(
-        _ligne(
-            t, "participations_communes_pv", "total", int(pv), pv / nombre.sum() if nombre.sum() else np.nan
-        )
-    )
+    pv = int(nombre[participations["commune_pv"].to_numpy(dtype=bool)].sum())
+    lignes.append(_ligne(t, "participations_communes_pv", "total", pv, _part(pv, total)))
     seances = p.seances
     lignes += _repartition(
-        t, "seances_par_precision", seances["precision"], None, ordre=["coordonnees", "commune", "distanciel"]
+        t,
+        "seances_par_precision",
+        seances["precision"],
+        None,
+        LIBELLES_SITUATIONS,
+        ordre=["coordonnees", "commune", "distanciel"],
     )
+    placees = seances[seances["precision"] == "coordonnees"]
     lignes += _repartition(
         t,
         "seances_par_situation_qpv",
-        seances["situation_qpv"],
+        placees["situation_qpv"],
         None,
-        ordre=["dans_qpv", "proximite_qpv", "hors_qpv", "non_situee", "distanciel"],
+        LIBELLES_SITUATIONS,
+        ordre=["dans_qpv", "proximite_qpv", "hors_qpv"],
     )
+    lignes += [
+        _ligne(t, "seances_par_situation_qpv", cle, int((seances["precision"] == precision).sum()), np.nan,
+               LIBELLES_SITUATIONS[cle])
+        for cle, precision in (("non_situee", "commune"), ("distanciel", "distanciel"))
+    ]  # fmt: skip
+    lieu = seances["insee_dep"].fillna("distanciel").where(seances["precision"] != "distanciel", "distanciel")
     lignes += _repartition(
         t,
         "demi_journees_par_departement",
-        seances["insee_dep"].fillna("distanciel").where(seances["precision"] != "distanciel", "distanciel"),
-        seances["demi_journees"],
+        lieu,
+        seances["demi_journees"].astype("int64"),
+        lambda d: noms_departements.get(d, LIBELLES_SITUATIONS.get(d, d)),
     )
     return lignes
 
 
-def _indicateurs_couverture(p: _Perimetre, referentiel: Referentiel, t: str) -> list[dict]:
-    communes = referentiel.communes
-    qpv = referentiel.qpv
-    if t != SYNTHESE:
-        communes = communes[communes["insee_dep"] == t]
-        qpv = qpv[qpv["insee_dep"] == t]
-    communes_pv = communes[communes["n_qpv_2024"].fillna(0).astype(int) > 0]
-    origines = set(p.participations.loc[p.participations["nombre"] > 0, "code_commune_origine"])
-    atteintes = communes_pv["insee_com"].isin(origines)
+def _noms(table: pd.DataFrame, colonne_code: str, colonne_nom: str) -> dict[str, str]:
+    paires = table[[colonne_code, colonne_nom]].drop_duplicates(colonne_code)
+    return dict(zip(paires[colonne_code], paires[colonne_nom].fillna("").astype(str), strict=True))
+
+
+def _indicateurs_couverture(situee: ActiviteSituee, referentiel: Referentiel, t: str) -> list[dict]:
+    communes_pv = couverture_communes_pv(situee, referentiel, t)
+    atteintes = communes_pv["participations"] > 0
     total_pv = len(communes_pv)
     lignes = [
         _ligne(t, "communes_pv", "total", total_pv),
-        _ligne(
-            t,
-            "communes_pv_atteintes",
-            "total",
-            int(atteintes.sum()),
-            atteintes.sum() / total_pv if total_pv else np.nan,
-        ),
+        _ligne(t, "communes_pv_atteintes", "total", int(atteintes.sum()), _part(atteintes.sum(), total_pv)),
     ]
     lignes += [
-        _ligne(t, "communes_pv_non_atteintes", f"{nom} ({code})", 0)
+        _ligne(t, "communes_pv_non_atteintes", code, 0, libelle=nom)
         for code, nom in zip(
             communes_pv.loc[~atteintes, "insee_com"], communes_pv.loc[~atteintes, "nom_com"], strict=True
         )
     ]
-    comptes = compter_seances_par_qpv(p.seances, qpv["code_qp"])
-    avec_dedans = comptes["seances_dedans"] > 0
-    avec_proches = (comptes["seances_proximite"] > 0) & ~avec_dedans
+    qpv = couverture_qpv(situee, referentiel, t)
     total_qpv = len(qpv)
-    n_dedans, n_proches = int(avec_dedans.sum()), int(avec_proches.sum())
+    n_dedans = int((qpv["atteinte"] == "dedans").sum())
+    n_proches = int((qpv["atteinte"] == "proximite").sum())
     lignes += [
         _ligne(t, "qpv", "total", total_qpv),
-        _ligne(t, "qpv_seance_dedans", "total", n_dedans, n_dedans / total_qpv if total_qpv else np.nan),
-        _ligne(t, "qpv_seance_proximite", "total", n_proches, n_proches / total_qpv if total_qpv else np.nan),
-        _ligne(
-            t,
-            "qpv_atteints",
-            "total",
-            n_dedans + n_proches,
-            (n_dedans + n_proches) / total_qpv if total_qpv else np.nan,
-        ),
+        _ligne(t, "qpv_seance_dedans", "total", n_dedans, _part(n_dedans, total_qpv)),
+        _ligne(t, "qpv_seance_proximite", "total", n_proches, _part(n_proches, total_qpv)),
+        _ligne(t, "qpv_atteints", "total", n_dedans + n_proches, _part(n_dedans + n_proches, total_qpv)),
     ]
-    non_atteints = qpv[~(avec_dedans | avec_proches)]
+    non_atteints = qpv[qpv["atteinte"] == "non"]
     lignes += [
-        _ligne(t, "qpv_non_atteints", f"{nom} ({code})", 0)
+        _ligne(t, "qpv_non_atteints", code, 0, libelle=nom)
         for code, nom in zip(non_atteints["code_qp"], non_atteints["lib_qp"], strict=True)
     ]
     return lignes
@@ -281,19 +305,25 @@ def _indicateurs_couverture(p: _Perimetre, referentiel: Referentiel, t: str) -> 
 
 def _indicateurs_demandes(p: _Perimetre, t: str) -> list[dict]:
     demandes = p.demandes
-    connues = demandes[demandes["niveau_origine"] != "inconnue"]
+    inconnue = (demandes["niveau_origine"] == "inconnue").to_numpy(dtype=bool)
+    dans_territoire = demandes["dans_territoire"].to_numpy(dtype=bool)
+    connues = demandes[~inconnue]
+    hors = int((~connues["dans_territoire"]).sum())
     lignes = [_ligne(t, "demandes", "total", len(demandes))]
-    lignes += _repartition(t, "demandes_par_type_demandeur", demandes["type_demandeur"], None)
-    lignes += _repartition(t, "demandes_par_thematique", demandes["thematique"], None)
-    avec_interco = connues[connues["intercommunalite"] != ""]
+    for cle in ("type_demandeur", "thematique"):
+        lignes += _repartition(
+            t, f"demandes_par_{cle}", demandes[cle], None, lambda c, v=cle: libelle_vocabulaire(v, c)
+        )
+    avec_interco = connues[connues["dans_territoire"] & (connues["code_intercommunalite"] != "")]
     lignes += _repartition(
-        t, "demandes_par_intercommunalite", avec_interco["intercommunalite"], None, denominateur=len(connues)
+        t,
+        "demandes_par_intercommunalite",
+        avec_interco["code_intercommunalite"],
+        None,
+        _noms(avec_interco, "code_intercommunalite", "intercommunalite"),
+        restes={"hors_territoire": hors, "non_renseigne": len(connues) - hors - len(avec_interco)},
     )
-    origine = np.where(
-        demandes["niveau_origine"] == "inconnue",
-        "inconnue",
-        np.where(demandes["dans_territoire"], "territoire", "hors_territoire"),
-    )
+    origine = np.where(inconnue, "inconnue", np.where(dans_territoire, "territoire", "hors_territoire"))
     lignes += _repartition(
         t,
         "demandes_par_origine",
@@ -301,19 +331,24 @@ def _indicateurs_demandes(p: _Perimetre, t: str) -> list[dict]:
         None,
         ordre=["territoire", "hors_territoire", "inconnue"],
     )
-    hors = int((~connues["dans_territoire"]).sum())
-    lignes.append(
-        _ligne(t, "demandes_hors_territoire", "total", hors, hors / len(connues) if len(connues) else np.nan)
-    )
+    lignes.append(_ligne(t, "demandes_hors_territoire", "total", hors, _part(hors, len(connues))))
     return lignes
 
 
 def _indicateurs_evolution(p: _Perimetre, precedent: _Perimetre, t: str) -> list[dict]:
     lignes = []
     for cle, actuel, ancien in (
-        ("participations", p.participations["nombre"].sum(), precedent.participations["nombre"].sum()),
+        (
+            "participations",
+            p.participations["nombre"].astype("int64").sum(),
+            precedent.participations["nombre"].astype("int64").sum(),
+        ),
         ("demandes", len(p.demandes), len(precedent.demandes)),
-        ("demi_journees", p.seances["demi_journees"].sum(), precedent.seances["demi_journees"].sum()),
+        (
+            "demi_journees",
+            p.seances["demi_journees"].astype("int64").sum(),
+            precedent.seances["demi_journees"].astype("int64").sum(),
+        ),
         ("actions", p.seances["id_action"].nunique(), precedent.seances["id_action"].nunique()),
     ):
         lignes.append(_ligne(t, f"annee_precedente_{cle}", "total", int(ancien)))
@@ -328,36 +363,106 @@ def _indicateurs_evolution(p: _Perimetre, precedent: _Perimetre, t: str) -> list
         )
     lignes += [
         {**ligne, "indicateur": "annee_precedente_demandes_par_type_demandeur"}
-        for ligne in _repartition(t, "x", precedent.demandes["type_demandeur"], None)
+        for ligne in _repartition(
+            t,
+            "x",
+            precedent.demandes["type_demandeur"],
+            None,
+            lambda c: libelle_vocabulaire("type_demandeur", c),
+        )
     ]
     return lignes
 
 
-def compter_seances_par_qpv(seances: pd.DataFrame, codes_qp: pd.Series) -> pd.DataFrame:
-    """Séances dans chaque QPV et séances à proximité (hors de tout QPV) de chaque QPV.
+def restreindre(table: pd.DataFrame, colonne: str, territoire: str) -> pd.DataFrame:
+    """Lignes d'une table qui relèvent d'un territoire : toutes pour la synthèse.
 
     Parameters
     ----------
-    seances : pandas.DataFrame
-        Séances situées (``situer_seances``).
-    codes_qp : pandas.Series
-        Codes des QPV à compter (le résultat reprend son index).
+    table : pandas.DataFrame
+        Table à restreindre (séances, participations, demandes, QPV, communes…).
+    colonne : str
+        Colonne du code de département (``insee_dep``, ``departement``).
+    territoire : str
+        Code de département ou ``"synthese"``.
 
     Returns
     -------
     pandas.DataFrame
-        Colonnes ``seances_dedans`` et ``seances_proximite`` (entiers).
+        La table elle-même pour la synthèse, sinon les lignes du département.
     """
-    dedans = seances[seances["code_qp"] != ""].groupby("code_qp", observed=True).size()
-    proches = seances[(seances["code_qp"] == "") & (seances["code_qp_proche"] != "")]
-    proches = proches.groupby("code_qp_proche", observed=True).size()
-    return pd.DataFrame(
-        {
-            "seances_dedans": codes_qp.map(dedans).fillna(0).astype(int),
-            "seances_proximite": codes_qp.map(proches).fillna(0).astype(int),
-        },
-        index=codes_qp.index,
+    if territoire == SYNTHESE:
+        return table
+    return table[table[colonne] == territoire]
+
+
+def couverture_qpv(
+    situee: ActiviteSituee, referentiel: Referentiel, territoire: str = SYNTHESE
+) -> pd.DataFrame:
+    """Pour chaque QPV du territoire : séances dedans, séances à proximité, atteinte.
+
+    Toutes les séances placées de l'année comptent, où que soit leur commune : un QPV est
+    atteint par l'activité qui a eu lieu dans son périmètre ou près de lui. Une séance dans un
+    QPV compte aussi « à proximité » de chaque QPV voisin à moins de D mètres. C'est la seule
+    source des indicateurs de couverture, des tableaux du rapport et des infobulles de la carte.
+
+    Parameters
+    ----------
+    situee : ActiviteSituee
+        Activité rattachée (``situer_activite``).
+    referentiel : Referentiel
+        Référentiel du territoire du centre.
+    territoire : str
+        Code de département ou ``"synthese"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Une ligne par QPV du territoire, dans l'ordre du référentiel : ``code_qp``, ``lib_qp``,
+        ``lib_com``, ``insee_dep``, ``seances_dedans``, ``seances_proximite`` (séances à moins de
+        D mètres sans être dans ce QPV) et ``atteinte`` (``dedans``, ``proximite`` ou ``non``).
+    """
+    qpv = restreindre(referentiel.qpv, "insee_dep", territoire)
+    paires = situee.paires_qpv
+    dedans = paires[paires["distance_qpv_m"] == 0].groupby("code_qp")["id_seance"].nunique()
+    autour = paires[paires["distance_qpv_m"] > 0].groupby("code_qp")["id_seance"].nunique()
+    colonnes = ["code_qp", "lib_qp", "lib_com", "insee_dep"]
+    table = pd.DataFrame(qpv.reindex(columns=colonnes)).fillna("").reset_index(drop=True)
+    table["seances_dedans"] = table["code_qp"].map(dedans).fillna(0).astype("int64")
+    table["seances_proximite"] = table["code_qp"].map(autour).fillna(0).astype("int64")
+    table["atteinte"] = np.select(
+        [table["seances_dedans"] > 0, table["seances_proximite"] > 0], ["dedans", "proximite"], "non"
     )
+    return table
+
+
+def couverture_communes_pv(
+    situee: ActiviteSituee, referentiel: Referentiel, territoire: str = SYNTHESE
+) -> pd.DataFrame:
+    """Communes du territoire accueillant un QPV 2024 et les participations qui en viennent.
+
+    Parameters
+    ----------
+    situee : ActiviteSituee
+        Activité rattachée.
+    referentiel : Referentiel
+        Référentiel du territoire du centre.
+    territoire : str
+        Code de département ou ``"synthese"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``insee_com``, ``nom_com``, ``n_qpv_2024``, ``participations`` (somme des participations
+        dont c'est la commune d'origine), dans l'ordre du référentiel.
+    """
+    communes = restreindre(referentiel.communes, "insee_dep", territoire)
+    communes = communes[communes["n_qpv_2024"].fillna(0).astype(int) > 0]
+    par_commune = situee.participations.groupby("code_commune_origine")["nombre"].sum()
+    table = pd.DataFrame(communes[["insee_com", "nom_com"]]).reset_index(drop=True)
+    table["n_qpv_2024"] = communes["n_qpv_2024"].astype("int64").to_numpy()
+    table["participations"] = table["insee_com"].map(par_commune).fillna(0).astype("int64")
+    return table
 
 
 def valeur(

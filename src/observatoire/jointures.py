@@ -7,17 +7,23 @@ D mètres » pour les seuls points restés dehors.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from .activite import Activite
 from .referentiel import CRS_CALCUL, Referentiel
 from .territoires import departement_de_commune
 
 __all__ = [
     "DISTANCE_PROXIMITE_M",
+    "ActiviteSituee",
+    "apparier_qpv",
     "rattacher_qpv",
+    "situer_activite",
     "situer_demandes",
     "situer_origines",
     "situer_seances",
@@ -62,6 +68,45 @@ def rattacher_qpv(
 
     i_points, i_qpv, distances = _paires_a_portee(geometries, polygones, distance_proximite_m)
     return _assembler(index, len(geometries), qpv["code_qp"].to_numpy(), i_points, i_qpv, distances)
+
+
+def apparier_qpv(
+    points: gpd.GeoSeries,
+    qpv: gpd.GeoDataFrame,
+    distance_proximite_m: float = DISTANCE_PROXIMITE_M,
+) -> pd.DataFrame:
+    """Toutes les paires (point, QPV) à moins de D mètres, pas seulement la plus proche.
+
+    Un point dans un QPV peut aussi être à moins de D mètres d'un QPV voisin : les deux paires
+    sont gardées, si bien que le voisin compte la séance « à proximité ».
+
+    Parameters
+    ----------
+    points : geopandas.GeoSeries
+        Points en EPSG:2154 ; les valeurs manquantes ou vides ne forment aucune paire.
+    qpv : geopandas.GeoDataFrame
+        Périmètres QPV en EPSG:2154 avec la colonne ``code_qp``.
+    distance_proximite_m : float
+        Distance de proximité en mètres, bornes comprises.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Colonnes ``point`` (étiquette d'index du point), ``code_qp`` et ``distance_qpv_m``
+        (0 dans le QPV ou sur sa limite), triées par point puis distance.
+    """
+    _verifier_crs(points, qpv)
+    geometries = np.asarray(points.array)
+    polygones = np.asarray(qpv.geometry.array, dtype=object)
+    i_points, i_qpv, distances = _paires_a_portee(geometries, polygones, distance_proximite_m)
+    ordre = np.lexsort((i_qpv, distances, i_points))
+    return pd.DataFrame(
+        {
+            "point": points.index.to_numpy()[i_points[ordre]],
+            "code_qp": qpv["code_qp"].to_numpy()[i_qpv[ordre]],
+            "distance_qpv_m": distances[ordre],
+        }
+    )
 
 
 def _verifier_crs(points, qpv) -> None:
@@ -183,7 +228,9 @@ def _attributs_communes(referentiel: Referentiel) -> pd.DataFrame:
         "n_qpv_2024",
     ]
     communes = pd.DataFrame(referentiel.communes[colonnes])
-    communes["intercommunalite"] = communes["nom_ept"].where(communes["nom_ept"] != "", communes["nom_epci"])
+    dans_ept = communes["code_ept"] != ""
+    communes["intercommunalite"] = communes["nom_ept"].where(dans_ept, communes["nom_epci"])
+    communes["code_intercommunalite"] = communes["code_ept"].where(dans_ept, communes["siren_epci"])
     communes["commune_pv"] = communes["n_qpv_2024"].fillna(0).astype(int) > 0
     return communes.drop(columns="n_qpv_2024")
 
@@ -206,7 +253,8 @@ def situer_origines(participations: pd.DataFrame, referentiel: Referentiel) -> p
     -------
     pandas.DataFrame
         Copie avec ``nom_com``, ``siren_epci``, ``nom_epci``, ``code_ept``, ``nom_ept``,
-        ``intercommunalite`` (EPT dans la Métropole du Grand Paris, sinon EPCI), ``commune_pv``,
+        ``intercommunalite`` (EPT dans la Métropole du Grand Paris, sinon EPCI) et son code
+        ``code_intercommunalite`` (code de l'EPT ou SIREN de l'EPCI), ``commune_pv``,
         ``departement`` (code ou ``autre``), ``dans_territoire`` et ``niveau_origine``.
     """
     return _situer(participations, "code_commune_origine", "departement_origine", None, referentiel)
@@ -251,6 +299,7 @@ def _situer(table, colonne_commune, colonne_departement, colonne_siren, referent
         par_siren = (code == "") & (siren != "")
         trouve = siren[par_siren].map(intercommunalites["nom"])
         situees.loc[par_siren, "intercommunalite"] = trouve
+        situees.loc[par_siren, "code_intercommunalite"] = siren[par_siren].where(trouve.notna())
         departement = departement.where(
             ~par_siren, siren.map(intercommunalites["departement"]).fillna(departement)
         )
@@ -260,6 +309,7 @@ def _situer(table, colonne_commune, colonne_departement, colonne_siren, referent
     situees["niveau_origine"] = niveau
     situees["commune_pv"] = situees["commune_pv"].astype("boolean").fillna(False).astype(bool)
     situees["intercommunalite"] = situees["intercommunalite"].fillna("")
+    situees["code_intercommunalite"] = situees["code_intercommunalite"].fillna("")
     return situees
 
 
@@ -273,3 +323,81 @@ def _intercommunalites(referentiel: Referentiel) -> pd.DataFrame:
             departements = membres["insee_dep"].value_counts()
             lignes.append({"code": code, "nom": nom, "departement": departements.index[0]})
     return pd.DataFrame(lignes).drop_duplicates("code").set_index("code")
+
+
+@dataclass(frozen=True)
+class ActiviteSituee:
+    """Activité validée et rattachée au territoire.
+
+    Attributes
+    ----------
+    activite : Activite
+        Données validées.
+    seances, participations, demandes : pandas.DataFrame
+        Tables rattachées (``situer_seances``, ``situer_origines``, ``situer_demandes``).
+    paires_qpv : pandas.DataFrame
+        Toutes les paires (séance, QPV) à moins de D mètres : ``id_seance``, ``code_qp``,
+        ``distance_qpv_m`` (0 dedans).
+    distance_proximite_m : float
+        Distance de proximité utilisée (mètres).
+    """
+
+    activite: Activite
+    seances: pd.DataFrame
+    participations: pd.DataFrame
+    demandes: pd.DataFrame
+    paires_qpv: pd.DataFrame
+    distance_proximite_m: float
+
+
+def situer_activite(
+    activite: Activite, referentiel: Referentiel, distance_proximite_m: float = DISTANCE_PROXIMITE_M
+) -> ActiviteSituee:
+    """Applique les jointures territoriales à toute l'activité d'une année.
+
+    Parameters
+    ----------
+    activite : Activite
+        Données validées.
+    referentiel : Referentiel
+        Référentiel de tout le territoire du centre.
+    distance_proximite_m : float
+        Distance de proximité aux QPV (mètres).
+
+    Returns
+    -------
+    ActiviteSituee
+    """
+    seances = situer_seances(activite.seances, referentiel, distance_proximite_m)
+    actions = activite.actions[["id_action", "intitule", "axe", "thematique", "format"]]
+    seances = seances.merge(actions, on="id_action", how="left")
+    participants = activite.participations.groupby("id_seance")["nombre"].sum()
+    seances["participants"] = seances["id_seance"].map(participants).fillna(0).astype("int64")
+    origines = situer_origines(activite.participations, referentiel)
+    colonnes_seance = ["id_seance", "id_action", "date", "axe", "thematique", "format", "intitule"]
+    participations = origines.merge(pd.DataFrame(seances[colonnes_seance]), on="id_seance", how="left")
+    demandes = situer_demandes(activite.demandes, referentiel)
+    return ActiviteSituee(
+        activite,
+        seances,
+        participations,
+        demandes,
+        _paires_seances_qpv(seances, referentiel, distance_proximite_m),
+        distance_proximite_m,
+    )
+
+
+def _paires_seances_qpv(
+    seances: gpd.GeoDataFrame, referentiel: Referentiel, distance_m: float
+) -> pd.DataFrame:
+    placees = seances[seances["precision"] == "coordonnees"]
+    paires = apparier_qpv(placees.geometry, referentiel.qpv, distance_m)
+    identifiants = placees["id_seance"].to_numpy()
+    positions = placees.index.get_indexer(paires["point"])
+    return pd.DataFrame(
+        {
+            "id_seance": identifiants[positions],
+            "code_qp": paires["code_qp"].to_numpy(),
+            "distance_qpv_m": paires["distance_qpv_m"].to_numpy(),
+        }
+    )

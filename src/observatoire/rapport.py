@@ -18,20 +18,19 @@ import pandas as pd
 from .activite import Activite, chemin_donnees_annee, lire_activite
 from .cartes import carte_activite, carte_statique, ecrire_carte, html_carte
 from .erreurs import ErreurDonnees, ErreurParametre
-from .graphiques import figure_html, format_nombre, format_part, graphique_barres, libelle_mois, tableau_html
+from .formats import format_nombre, format_part
+from .graphiques import figure_html, graphique_barres, tableau_html
 from .indicateurs import (
     SYNTHESE,
-    ActiviteSituee,
     calculer_indicateurs,
-    compter_seances_par_qpv,
+    couverture_communes_pv,
+    couverture_qpv,
     ecrire_indicateurs,
-    situer_activite,
     valeur,
 )
-from .jointures import DISTANCE_PROXIMITE_M
+from .jointures import DISTANCE_PROXIMITE_M, ActiviteSituee, situer_activite
 from .referentiel import Referentiel, charger_referentiel
 from .territoires import normaliser_departement
-from .vocabulaires import libelle
 
 __all__ = ["Rapport", "preparer_rapport"]
 
@@ -105,25 +104,27 @@ class Rapport:
         self,
         indicateur: str,
         titre: str,
-        vocabulaire: str | None,
         unite: str,
         nom_figure: str,
+        denominateur: str,
         horizontal: bool = True,
         maximum: int = 15,
     ) -> str:
+        """Graphique et tableau d'une répartition ; la légende dit le dénominateur.
+
+        Au-delà de ``maximum`` modalités, les suivantes sont regroupées en « Autres (n) » pour que
+        le tableau se réconcilie toujours avec le total annoncé.
+        """
         lignes = self._serie(indicateur)
         if lignes.empty or lignes["valeur"].sum() == 0:
             return f"<p>{html.escape(titre)} : aucune donnée pour ce territoire.</p>"
-        lignes = lignes.head(maximum)
-        libelles = lignes["modalite"].map(
-            (lambda m: libelle(vocabulaire, m))
-            if vocabulaire
-            else (libelle_mois if indicateur.endswith("_mois") else str)
-        )
-        valeurs = pd.Series(lignes["valeur"].to_numpy(), index=libelles.to_numpy())
-        parts = pd.Series(lignes["part"].to_numpy(), index=libelles.to_numpy())
-        figure = graphique_barres(valeurs, titre, parts=parts, horizontal=horizontal, unite=unite)
-        alternative = f"{titre} : " + " ; ".join(
+        lignes = _regrouper_queue(lignes, maximum)
+        libelles = lignes["libelle"].to_numpy()
+        valeurs = pd.Series(lignes["valeur"].to_numpy(), index=libelles)
+        parts = pd.Series(lignes["part"].to_numpy(), index=libelles)
+        titre_complet = f"{titre} ({denominateur})"
+        figure = graphique_barres(valeurs, titre_complet, parts=parts, horizontal=horizontal, unite=unite)
+        alternative = f"{titre_complet} : " + " ; ".join(
             f"{m} {format_nombre(v)} ({format_part(p)})"
             for m, v, p in zip(valeurs.index, valeurs, parts, strict=True)
         )
@@ -136,7 +137,7 @@ class Rapport:
         )
         return (
             f'<div class="obs-duo">{self._figure(figure, nom_figure, alternative)}'
-            f"{tableau_html(tableau, titre)}</div>"
+            f"{tableau_html(tableau, titre_complet)}{_note_arrondi(parts)}</div>"
         )
 
     # ------------------------------------------------------------------ sections
@@ -168,7 +169,7 @@ class Rapport:
             ),
             (
                 f"{format_nombre(self._v('communes_pv_atteintes'))} / {format_nombre(self._v('communes_pv'))}",
-                "communes en politique de la ville d'où viennent des participant·es",
+                "communes en politique de la ville d'où viennent des participations",
             ),
             (format_nombre(self._v("demandes")), "demandes info-doc"),
         ]
@@ -211,36 +212,28 @@ class Rapport:
 
     def couverture(self) -> _HTML:
         """QPV et communes en politique de la ville atteints et non atteints (tableaux)."""
-        seances = self.situee.seances
-        qpv = self.referentiel.qpv
-        communes = self.referentiel.communes
-        if self.territoire != SYNTHESE:
-            qpv = qpv[qpv["insee_dep"] == self.territoire]
-            communes = communes[communes["insee_dep"] == self.territoire]
-        comptes = compter_seances_par_qpv(seances, qpv["code_qp"])
+        comptes = couverture_qpv(self.situee, self.referentiel, self.territoire)
         tableau_qpv = pd.DataFrame(
             {
-                "QPV": qpv["lib_qp"],
-                "Code": qpv["code_qp"],
-                "Commune(s)": qpv["lib_com"].str.replace(",", ", "),
+                "QPV": comptes["lib_qp"],
+                "Code": comptes["code_qp"],
+                "Commune(s)": comptes["lib_com"].str.replace(",", ", "),
                 "Séances dedans": comptes["seances_dedans"],
                 "Séances à proximité": comptes["seances_proximite"],
+                "Atteint": comptes["atteinte"].map(
+                    {"dedans": "oui (dedans)", "proximite": "oui (à proximité)", "non": "non"}
+                ),
             }
         )
-        tableau_qpv["Atteint"] = [
-            "oui (dedans)" if d else ("oui (à proximité)" if p else "non")
-            for d, p in zip(tableau_qpv["Séances dedans"], tableau_qpv["Séances à proximité"], strict=True)
-        ]
         tableau_qpv = tableau_qpv.sort_values(
             ["Atteint", "QPV"], key=lambda s: s.map({"non": 0}).fillna(1) if s.name == "Atteint" else s
         )
-        participations = self.situee.participations.groupby("code_commune_origine")["nombre"].sum()
-        pv = communes[communes["n_qpv_2024"].fillna(0).astype(int) > 0]
+        pv = couverture_communes_pv(self.situee, self.referentiel, self.territoire)
         tableau_pv = pd.DataFrame(
             {
                 "Commune": pv["nom_com"] + " (" + pv["insee_com"] + ")",
-                "QPV 2024": pv["n_qpv_2024"].astype(int),
-                "Participations": pv["insee_com"].map(participations).fillna(0).astype(int),
+                "QPV 2024": pv["n_qpv_2024"],
+                "Participations": pv["participations"],
             }
         ).sort_values(["Participations", "Commune"])
         distance = format_nombre(self.situee.distance_proximite_m)
@@ -266,37 +259,38 @@ class Rapport:
             + "</details>"
             + tableau_html(
                 tableau_pv,
-                "Communes accueillant un QPV : participations de leurs habitant·es "
-                "et professionnel·les (les moins atteintes d'abord)",
+                "Communes accueillant un QPV : participations venues de chacune "
+                "(les moins atteintes d'abord)",
             )
         )
 
     def activite_detaillee(self) -> _HTML:
         """Participations par axe, thématique, public et mois (graphiques et tableaux)."""
+        sur = f"sur {format_nombre(self._v('participations'))} participations"
         blocs = [
             self._repartition(
-                "participations_par_axe", "Participations par axe", "axe", "participations", "axes"
+                "participations_par_axe", "Participations par axe", "participations", "axes", sur
             ),
             self._repartition(
                 "participations_par_thematique",
                 "Participations par thématique",
-                "thematique",
                 "participations",
                 "thematiques",
+                sur,
             ),
             self._repartition(
                 "participations_par_public",
                 "Participations par public",
-                "public",
                 "participations",
                 "publics",
+                sur,
             ),
             self._repartition(
                 "participations_par_mois",
                 "Participations par mois",
-                None,
                 "participations",
                 "mois",
+                sur,
                 horizontal=False,
             ),
         ]
@@ -306,16 +300,17 @@ class Rapport:
                 self._repartition(
                     "participations_par_departement_origine",
                     "Participations par département d'origine",
-                    None,
                     "participations",
                     "origines",
+                    sur,
                 ),
             )
         return _HTML("".join(blocs))
 
     def demandes(self) -> _HTML:
         """Demandes info-doc : types de demandeurs, thématiques, intercommunalités."""
-        connues = self._v("demandes") - self._v("demandes_par_origine", "inconnue")
+        connues = self._v("demandes") - _zero(self._v("demandes_par_origine", "inconnue"))
+        sur_demandes = f"sur {format_nombre(self._v('demandes'))} demandes"
         if self.territoire == SYNTHESE:
             texte = (
                 f"<p>{format_nombre(self._v('demandes'))} demandes enregistrées ; "
@@ -334,23 +329,23 @@ class Rapport:
                     self._repartition(
                         "demandes_par_type_demandeur",
                         "Demandes par type de demandeur",
-                        "type_demandeur",
                         "demandes",
                         "demandeurs",
+                        sur_demandes,
                     ),
                     self._repartition(
                         "demandes_par_thematique",
                         "Demandes par thématique",
-                        "thematique",
                         "demandes",
                         "demandes_thematiques",
+                        sur_demandes,
                     ),
                     self._repartition(
                         "demandes_par_intercommunalite",
-                        "Demandes par EPCI ou EPT (part des demandes d'origine connue)",
-                        None,
+                        "Demandes par EPCI ou EPT",
                         "demandes",
                         "demandes_intercommunalites",
+                        f"sur les {format_nombre(connues)} demandes d'origine connue",
                         maximum=12,
                     ),
                 ]
@@ -447,6 +442,34 @@ class Rapport:
             + tableau_html(parametres, "Paramètres du calcul", "donnees texte")
             + f"<p>Produit le {dt.date.today():%d/%m/%Y} par l'Observatoire (version {_version()}).</p>"
         )
+
+
+def _zero(nombre: float) -> float:
+    return 0.0 if pd.isna(nombre) else nombre
+
+
+def _regrouper_queue(lignes: pd.DataFrame, maximum: int) -> pd.DataFrame:
+    """Garde ``maximum`` modalités et regroupe les suivantes en une ligne « Autres (n) »."""
+    if len(lignes) <= maximum:
+        return lignes
+    tete, queue = lignes.iloc[: maximum - 1], lignes.iloc[maximum - 1 :]
+    autres = {
+        "libelle": f"Autres ({len(queue)})",
+        "valeur": queue["valeur"].sum(),
+        "part": queue["part"].sum(min_count=1),
+    }
+    return pd.concat([tete, pd.DataFrame([autres])], ignore_index=True)
+
+
+def _note_arrondi(parts: pd.Series) -> str:
+    """Note de l'INSEE sous un tableau dont les parts arrondies ne font pas 100 %."""
+    affichees = parts.dropna().map(lambda p: float(format_part(p).split("\u202f")[0].replace(",", ".")))
+    if len(affichees) < 2 or round(parts.dropna().sum(), 9) != 1 or affichees.sum() == 100:
+        return ""
+    return (
+        f'<p class="obs-note">Parts arrondies à l\'unité : leur somme fait {format_nombre(affichees.sum())} %, '
+        "et non 100 %.</p>"
+    )
 
 
 def _signe(part: float) -> str:

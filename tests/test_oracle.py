@@ -1,0 +1,566 @@
+"""Oracle indépendant : chaque indicateur publié recalculé autrement, depuis les fichiers bruts.
+
+Ce module n'importe rien de ``observatoire`` pour calculer : il lit les CSV avec pandas, le
+référentiel installé avec geopandas, situe les séances par ``geopandas.sjoin`` (prédicats
+``intersects`` et ``dwithin``) et ``sjoin_nearest``, et agrège par ``groupby``. Le paquet n'est
+appelé que pour produire ce qu'on compare. Deux jeux : la démonstration (2023 et 2022) et un
+jeu aléatoire à graine fixe construit pour tomber sur les cas limites (séances dans un QPV et à
+moins de D mètres d'un voisin, sur les sommets des périmètres, de 0 à 400 m des QPV, QPV
+voisins les uns des autres, origines hors territoire, demandes par SIREN).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+RACINE = Path(__file__).resolve().parents[1]
+REFERENCE = RACINE / "data" / "reference"
+DEMO = RACINE / "data" / "demo"
+TERRITOIRE = ("78", "92", "95")
+D = 300.0
+LISTES = {"qpv_non_atteints", "communes_pv_non_atteintes"}
+
+
+# --------------------------------------------------------------------------- référentiel brut
+@pytest.fixture(scope="module")
+def brut():
+    if not (REFERENCE / "manifest.json").exists():
+        pytest.skip("référentiel non installé (make referentiel)")
+    qpv = gpd.read_file(REFERENCE / "qpv_2024.geojson").to_crs(2154)
+    communes = gpd.read_file(REFERENCE / "communes.geojson").to_crs(2154)
+    for table in (qpv, communes):
+        for colonne in table.columns:
+            if colonne.startswith(("insee_", "siren_", "code_")):
+                table[colonne] = table[colonne].fillna("").astype(str)
+    communes["n_qpv_2024"] = communes["n_qpv_2024"].fillna(0).astype(int)
+    return {"qpv": qpv, "communes": communes}
+
+
+def _lire(dossier: Path) -> dict[str, pd.DataFrame]:
+    tables = {
+        nom: pd.read_csv(dossier / f"{nom}.csv", sep=";", dtype=str, keep_default_na=False)
+        for nom in ("actions", "seances", "participations", "demandes")
+    }
+    seances = tables["seances"]
+    iso = seances["date"].str.match(r"^\d{4}-")
+    seances["date"] = pd.to_datetime(seances["date"].where(iso), format="%Y-%m-%d").fillna(
+        pd.to_datetime(seances["date"].where(~iso), format="%d/%m/%Y")
+    )
+    seances["demi_journees"] = pd.to_numeric(seances["demi_journees"].replace("", "1")).astype(int)
+    for colonne in ("latitude", "longitude"):
+        seances[colonne] = pd.to_numeric(seances[colonne].str.replace(",", "."), errors="coerce")
+    seances["distanciel"] = seances["distanciel"].str.lower().isin(["oui", "o", "1", "vrai", "x"])
+    tables["participations"]["nombre"] = tables["participations"]["nombre"].astype(int)
+    return tables
+
+
+def _dep(code: pd.Series) -> pd.Series:
+    return code.where(~code.str.startswith("97"), code.str[:3]).where(code.str.startswith("97"), code.str[:2])
+
+
+# --------------------------------------------------------------------------- l'oracle
+def oracle(dossier: Path, brut, precedent: Path | None = None) -> pd.DataFrame:
+    """Toutes les lignes d'indicateurs de tous les territoires, recalculées sans le paquet."""
+    t = _lire(dossier)
+    communes, qpv = brut["communes"], brut["qpv"]
+    attributs = pd.DataFrame(communes.drop(columns="geometry"))
+    attributs["interco_code"] = attributs["code_ept"].where(
+        attributs["code_ept"] != "", attributs["siren_epci"]
+    )
+
+    seances = t["seances"].merge(t["actions"][["id_action", "axe", "thematique"]], on="id_action")
+    seances = seances.merge(
+        attributs[["insee_com", "insee_dep"]], left_on="code_commune", right_on="insee_com", how="left"
+    )
+    seances["insee_dep"] = seances["insee_dep"].fillna(seances["code_commune"].str[:2])
+    placee = ~seances["distanciel"] & seances["latitude"].notna() & seances["longitude"].notna()
+    seances["precision"] = np.where(
+        seances["distanciel"], "distanciel", np.where(placee, "coordonnees", "commune")
+    )
+    points = gpd.GeoDataFrame(
+        seances.loc[placee, ["id_seance"]],
+        geometry=gpd.points_from_xy(seances.loc[placee, "longitude"], seances.loc[placee, "latitude"]),
+        crs=4326,
+    ).to_crs(2154)
+    dedans = gpd.sjoin(points, qpv[["code_qp", "geometry"]], predicate="intersects")
+    autour = gpd.sjoin(points, qpv[["code_qp", "geometry"]], predicate="dwithin", distance=D)
+    autour = autour.merge(dedans[["id_seance", "code_qp"]], how="left", indicator=True)
+    autour = autour[autour["_merge"] == "left_only"]
+    plus_proche = gpd.sjoin_nearest(points, qpv[["code_qp", "geometry"]], max_distance=D, distance_col="d")
+    seances["situation"] = np.select(
+        [
+            seances["id_seance"].isin(dedans["id_seance"]),
+            seances["id_seance"].isin(plus_proche["id_seance"]),
+            seances["precision"] == "coordonnees",
+        ],
+        ["dans_qpv", "proximite_qpv", "hors_qpv"],
+        "autre",
+    )
+
+    participations = t["participations"].merge(
+        seances[["id_seance", "date", "axe", "thematique"]], on="id_seance"
+    )
+    participations = participations.merge(
+        attributs[["insee_com", "nom_com", "interco_code", "n_qpv_2024"]],
+        left_on="code_commune_origine",
+        right_on="insee_com",
+        how="left",
+    )
+    code = participations["code_commune_origine"]
+    participations["dep"] = _dep(code).where(code != "", participations["departement_origine"])
+    participations["dans"] = participations["dep"].isin(TERRITOIRE)
+
+    demandes = _demandes_situees(t["demandes"], attributs)
+    demandes["connue"] = (
+        (demandes["code_commune"] != "") | (demandes["siren_epci"] != "") | (demandes["departement"] != "")
+    )
+    demandes["dans"] = demandes["dep"].isin(TERRITOIRE)
+    demandes["interco_code"] = demandes["interco_code"].fillna("")
+
+    avant = None
+    if precedent is not None:
+        avant = oracle_totaux(precedent, brut)
+
+    lignes = []
+    for territoire in (*TERRITOIRE, "synthese"):
+        lignes += _territoire(
+            territoire, seances, participations, demandes, dedans, autour, communes, qpv, avant
+        )
+    return pd.DataFrame(lignes)
+
+
+def _demandes_situees(demandes: pd.DataFrame, attributs: pd.DataFrame) -> pd.DataFrame:
+    """Département et intercommunalité d'une demande : commune, sinon SIREN, sinon département."""
+    # Un SIREN saisi peut être celui d'un EPCI (Métropole du Grand Paris comprise) ou d'un EPT :
+    # son département est celui de la plupart de ses communes connues du référentiel.
+    cles = pd.concat(
+        [
+            attributs[["siren_epci", "insee_dep"]].rename(columns={"siren_epci": "code"}),
+            attributs[["code_ept", "insee_dep"]].rename(columns={"code_ept": "code"}),
+        ]
+    )
+    cles = cles[cles["code"] != ""]
+    membres = cles.groupby("code")["insee_dep"].agg(lambda s: s.value_counts().index[0])
+    demandes = demandes.merge(
+        attributs[["insee_com", "interco_code"]], left_on="code_commune", right_on="insee_com", how="left"
+    )
+    par_siren = (demandes["code_commune"] == "") & (demandes["siren_epci"] != "")
+    connu = demandes["siren_epci"].isin(membres.index)
+    demandes.loc[par_siren, "interco_code"] = demandes.loc[par_siren, "siren_epci"].where(connu[par_siren])
+    demandes["dep"] = np.where(
+        demandes["code_commune"] != "",
+        _dep(demandes["code_commune"]),
+        np.where(
+            par_siren,
+            demandes["siren_epci"].map(membres).fillna(demandes["departement"]),
+            demandes["departement"],
+        ),
+    )
+    return demandes
+
+
+def oracle_totaux(dossier: Path, brut) -> dict:
+    """Totaux de l'année précédente par territoire (pour l'évolution)."""
+    t = _lire(dossier)
+    attributs = pd.DataFrame(brut["communes"].drop(columns="geometry"))[["insee_com", "insee_dep"]]
+    seances = t["seances"].merge(attributs, left_on="code_commune", right_on="insee_com", how="left")
+    participations = t["participations"]
+    code = participations["code_commune_origine"]
+    participations["dep"] = _dep(code).where(code != "", participations["departement_origine"])
+    communes = pd.DataFrame(brut["communes"].drop(columns="geometry"))
+    communes["interco_code"] = communes["code_ept"].where(communes["code_ept"] != "", communes["siren_epci"])
+    demandes = _demandes_situees(t["demandes"], communes)
+    return {"seances": seances, "participations": participations, "demandes": demandes}
+
+
+def _ligne(t, indicateur, modalite, valeur, part=np.nan):
+    return {
+        "territoire": t,
+        "indicateur": indicateur,
+        "modalite": str(modalite),
+        "valeur": float(valeur),
+        "part": part,
+    }
+
+
+def _repartition(t, indicateur, groupes: pd.Series, denominateur):
+    return [
+        _ligne(t, indicateur, m, v, v / denominateur if denominateur else np.nan) for m, v in groupes.items()
+    ]
+
+
+def _territoire(t, seances, participations, demandes, dedans, autour, communes, qpv, avant):
+    if t != "synthese":
+        seances = seances[seances["insee_dep"] == t]
+        participations = participations[participations["dep"] == t]
+        demandes = demandes[demandes["dep"] == t]
+        communes = communes[communes["insee_dep"] == t]
+        qpv = qpv[qpv["insee_dep"] == t]
+    else:
+        participations = participations.assign(
+            dep=participations["dep"].where(participations["dans"], "autre")
+        )
+    total = participations["nombre"].sum()
+    lignes = [
+        _ligne(t, "actions", "total", seances["id_action"].nunique()),
+        _ligne(t, "seances", "total", len(seances)),
+        _ligne(t, "demi_journees", "total", seances["demi_journees"].sum()),
+        _ligne(t, "participations", "total", total),
+    ]
+    for cle, colonne in (
+        ("departement_origine", "dep"),
+        ("public", "public"),
+        ("axe", "axe"),
+        ("thematique", "thematique"),
+    ):
+        lignes += _repartition(
+            t, f"participations_par_{cle}", participations.groupby(colonne)["nombre"].sum(), total
+        )
+    lignes += _repartition(
+        t,
+        "participations_par_mois",
+        participations.groupby(participations["date"].dt.strftime("%Y-%m"))["nombre"].sum(),
+        total,
+    )
+    dans = participations[participations["dans"]]
+    hors = participations.loc[~participations["dans"], "nombre"].sum()
+    for cle, colonne, filtre in (
+        ("intercommunalite", "interco_code", dans["interco_code"].fillna("") != ""),
+        ("commune_origine", "code_commune_origine", dans["code_commune_origine"] != ""),
+    ):
+        groupes = dans[filtre].groupby(colonne)["nombre"].sum()
+        reste = total - hors - groupes.sum()
+        groupes = pd.concat([groupes, pd.Series({"hors_territoire": hors, "non_renseigne": reste})])
+        lignes += _repartition(t, f"participations_par_{cle}", groupes, total)
+    pv = participations.loc[participations["n_qpv_2024"].fillna(0) > 0, "nombre"].sum()
+    lignes.append(_ligne(t, "participations_communes_pv", "total", pv, pv / total if total else np.nan))
+
+    lignes += _repartition(t, "seances_par_precision", seances.groupby("precision").size(), len(seances))
+    placees = seances[seances["precision"] == "coordonnees"]
+    lignes += _repartition(t, "seances_par_situation_qpv", placees.groupby("situation").size(), len(placees))
+    lignes.append(
+        _ligne(t, "seances_par_situation_qpv", "non_situee", (seances["precision"] == "commune").sum())
+    )
+    lignes.append(
+        _ligne(t, "seances_par_situation_qpv", "distanciel", (seances["precision"] == "distanciel").sum())
+    )
+    lieu = seances["insee_dep"].where(seances["precision"] != "distanciel", "distanciel")
+    lignes += _repartition(
+        t,
+        "demi_journees_par_departement",
+        seances.groupby(lieu)["demi_journees"].sum(),
+        seances["demi_journees"].sum(),
+    )
+
+    communes_pv = communes[communes["n_qpv_2024"] > 0]
+    origines = participations.groupby("code_commune_origine")["nombre"].sum()
+    atteintes = communes_pv["insee_com"].isin(origines[origines > 0].index)
+    lignes += [
+        _ligne(t, "communes_pv", "total", len(communes_pv)),
+        _ligne(t, "communes_pv_atteintes", "total", atteintes.sum(), atteintes.sum() / len(communes_pv)),
+    ]
+    lignes += [_ligne(t, "communes_pv_non_atteintes", c, 0) for c in communes_pv.loc[~atteintes, "insee_com"]]
+    avec_dedans = qpv["code_qp"].isin(dedans["code_qp"])
+    avec_autour = qpv["code_qp"].isin(autour["code_qp"]) & ~avec_dedans
+    n = len(qpv)
+    lignes += [
+        _ligne(t, "qpv", "total", n),
+        _ligne(t, "qpv_seance_dedans", "total", avec_dedans.sum(), avec_dedans.sum() / n),
+        _ligne(t, "qpv_seance_proximite", "total", avec_autour.sum(), avec_autour.sum() / n),
+        _ligne(
+            t,
+            "qpv_atteints",
+            "total",
+            (avec_dedans | avec_autour).sum(),
+            (avec_dedans | avec_autour).sum() / n,
+        ),
+    ]
+    lignes += [_ligne(t, "qpv_non_atteints", c, 0) for c in qpv.loc[~(avec_dedans | avec_autour), "code_qp"]]
+
+    connues = demandes[demandes["connue"]]
+    hors_d = (~connues["dans"]).sum()
+    lignes.append(_ligne(t, "demandes", "total", len(demandes)))
+    for cle in ("type_demandeur", "thematique"):
+        lignes += _repartition(t, f"demandes_par_{cle}", demandes.groupby(cle).size(), len(demandes))
+    groupes = connues[connues["dans"] & (connues["interco_code"] != "")].groupby("interco_code").size()
+    groupes = pd.concat(
+        [
+            groupes,
+            pd.Series({"hors_territoire": hors_d, "non_renseigne": len(connues) - hors_d - groupes.sum()}),
+        ]
+    )
+    lignes += _repartition(t, "demandes_par_intercommunalite", groupes, len(connues))
+    origine = np.where(
+        ~demandes["connue"], "inconnue", np.where(demandes["dans"], "territoire", "hors_territoire")
+    )
+    lignes += _repartition(t, "demandes_par_origine", demandes.groupby(origine).size(), len(demandes))
+    lignes.append(
+        _ligne(
+            t, "demandes_hors_territoire", "total", hors_d, hors_d / len(connues) if len(connues) else np.nan
+        )
+    )
+
+    if avant is not None:
+        lignes += _evolution(t, seances, participations, demandes, avant)
+    return lignes
+
+
+def _evolution(t, seances, participations, demandes, avant):
+    s, p, d = avant["seances"], avant["participations"], avant["demandes"]
+    if t != "synthese":
+        s = s[s["insee_dep"] == t]
+        p = p[p["dep"] == t]
+        d = d[d["dep"] == t]
+    lignes = []
+    for cle, actuel, ancien in (
+        ("participations", participations["nombre"].sum(), p["nombre"].sum()),
+        ("demandes", len(demandes), len(d)),
+        (
+            "demi_journees",
+            seances["demi_journees"].sum(),
+            pd.to_numeric(s["demi_journees"].replace("", "1")).sum(),
+        ),
+        ("actions", seances["id_action"].nunique(), s["id_action"].nunique()),
+    ):
+        lignes.append(_ligne(t, f"annee_precedente_{cle}", "total", ancien))
+        lignes.append(
+            _ligne(t, f"evolution_{cle}", "total", actuel - ancien, actuel / ancien - 1 if ancien else np.nan)
+        )
+    lignes += _repartition(
+        t, "annee_precedente_demandes_par_type_demandeur", d.groupby("type_demandeur").size(), len(d)
+    )
+    return lignes
+
+
+# --------------------------------------------------------------------------- comparaison
+def _produit(dossier: Path, annee: int, precedent: bool):
+    from observatoire import calculer_indicateurs, charger_referentiel, lire_activite, situer_activite
+
+    referentiel = charger_referentiel()
+    situee = situer_activite(
+        lire_activite(dossier / str(annee), annee=annee, referentiel=referentiel), referentiel
+    )
+    avant = None
+    if precedent:
+        avant = situer_activite(
+            lire_activite(dossier / str(annee - 1), annee=annee - 1, referentiel=referentiel), referentiel
+        )
+    tables = [calculer_indicateurs(situee, referentiel, t, avant) for t in (*TERRITOIRE, "synthese")]
+    return pd.concat(tables, ignore_index=True), situee, referentiel
+
+
+def comparer(attendu: pd.DataFrame, obtenu: pd.DataFrame) -> list[str]:
+    """Différences ligne à ligne (valeur et part) ; les lignes à zéro des répartitions sont des
+    conventions d'affichage (mois sans activité…) et ne comptent pas, sauf pour les listes."""
+    cles = ["territoire", "indicateur", "modalite"]
+
+    def utiles(table):
+        garder = (table["valeur"] != 0) | table["indicateur"].isin(LISTES) | (table["modalite"] == "total")
+        return table.loc[garder, [*cles, "valeur", "part"]]
+
+    fusion = utiles(attendu).merge(
+        utiles(obtenu), on=cles, how="outer", suffixes=("_oracle", "_paquet"), indicator="presence"
+    )
+    ecarts = []
+    for ligne in fusion.itertuples(index=False):
+        nom = f"{ligne.territoire} {ligne.indicateur} [{ligne.modalite}]"
+        if ligne.presence != "both":
+            ecarts.append(
+                f"{nom} : seulement dans {'l’oracle' if ligne.presence == 'left_only' else 'le paquet'}"
+            )
+        elif ligne.valeur_oracle != ligne.valeur_paquet:
+            ecarts.append(f"{nom} : valeur {ligne.valeur_oracle} (oracle) ≠ {ligne.valeur_paquet}")
+        elif not (
+            (pd.isna(ligne.part_oracle) and pd.isna(ligne.part_paquet))
+            or abs(ligne.part_oracle - ligne.part_paquet) < 1e-12
+        ):
+            ecarts.append(f"{nom} : part {ligne.part_oracle} (oracle) ≠ {ligne.part_paquet}")
+    return ecarts
+
+
+@pytest.mark.parametrize("annee", [2023, 2022])
+def test_demo_chaque_indicateur_recalcule(annee, brut):
+    precedent = DEMO / str(annee - 1) if (DEMO / str(annee - 1)).is_dir() else None
+    attendu = oracle(DEMO / str(annee), brut, precedent)
+    obtenu, _, _ = _produit(DEMO, annee, precedent is not None)
+    ecarts = comparer(attendu, obtenu)
+    assert not ecarts, f"{len(ecarts)} écart(s) :\n" + "\n".join(ecarts[:40])
+
+
+def test_demo_qpv_atteints_par_territoire(brut):
+    """Les comptes que l'issue 12 a trouvés faux (44/83 publiés pour 48/83)."""
+    attendu = oracle(DEMO / "2023", brut)
+    atteints = attendu[attendu["indicateur"] == "qpv_atteints"].set_index("territoire")["valeur"].to_dict()
+    assert atteints == {"78": 12, "92": 13, "95": 23, "synthese": 48}
+    non_atteints = set(attendu.loc[attendu["indicateur"] == "qpv_non_atteints", "modalite"])
+    assert not {"QN09208M", "QN09213M", "QN09219N", "QN09535M"} & non_atteints
+
+
+# --------------------------------------------------------------------------- jeu aléatoire
+def _jeu_aleatoire(dossier: Path, brut, graine: int) -> Path:
+    """Une année de lieux tirés pour tomber sur les cas limites, écrite en CSV."""
+    rng = np.random.default_rng(graine)
+    qpv, communes = brut["qpv"], brut["communes"]
+    points = []
+    # QPV voisins : ceux qui ont un autre QPV à moins de 2·D, pour tomber « entre » les deux.
+    voisins = gpd.sjoin(
+        qpv[["code_qp", "geometry"]], qpv[["code_qp", "geometry"]], predicate="dwithin", distance=2 * D
+    )
+    voisins = voisins[voisins["code_qp_left"] != voisins["code_qp_right"]]
+    for code in rng.choice(qpv["code_qp"], size=25, replace=False):
+        forme = qpv.loc[qpv["code_qp"] == code, "geometry"].iloc[0]
+        points.append(forme.representative_point())
+        sommets = np.asarray(
+            forme.exterior.coords if forme.geom_type == "Polygon" else forme.geoms[0].exterior.coords
+        )
+        points.append(gpd.points_from_xy([sommets[0][0]], [sommets[0][1]])[0])  # sur la limite
+        for distance in rng.uniform(0, 400, size=3):
+            angle = rng.uniform(0, 2 * np.pi)
+            bord = forme.exterior if forme.geom_type == "Polygon" else forme.geoms[0].exterior
+            depart = bord.interpolate(rng.uniform(0, bord.length))
+            points.append(
+                gpd.points_from_xy(
+                    [depart.x + distance * np.cos(angle)], [depart.y + distance * np.sin(angle)]
+                )[0]
+            )
+    for _, paire in voisins.head(10).iterrows():
+        autre = qpv.loc[qpv["code_qp"] == paire["code_qp_right"], "geometry"].iloc[0]
+        milieu = paire.geometry.boundary.interpolate(paire.geometry.boundary.project(autre.centroid))
+        points.append(milieu)
+    lieux = gpd.GeoDataFrame(geometry=points, crs=2154)
+    lieux = gpd.sjoin(lieux, communes[["insee_com", "geometry"]], predicate="within", how="inner")
+    lieux = lieux[~lieux.index.duplicated()]
+    wgs84 = lieux.to_crs(4326)
+    n = len(wgs84)
+    dossier.mkdir(parents=True)
+    annee = 2023
+    actions = pd.DataFrame(
+        {
+            "id_action": [f"A{i}" for i in range(8)],
+            "intitule": [f"Action {i}" for i in range(8)],
+            "axe": rng.choice(["developpement_social", "egalite_justice_sociale", "parole_habitante"], 8),
+            "thematique": rng.choice(["sante", "education", "famille", "logement"], 8),
+            "format": "rencontre",
+        }
+    )
+    jours = pd.to_datetime("2023-01-01") + pd.to_timedelta(rng.integers(0, 300, n + 6), unit="D")
+    seances = pd.DataFrame(
+        {
+            "id_seance": [f"S{i}" for i in range(n + 6)],
+            "id_action": rng.choice(actions["id_action"], n + 6),
+            "date": jours.strftime("%d/%m/%Y"),
+            "demi_journees": rng.integers(1, 4, n + 6),
+            "code_commune": [*lieux["insee_com"], "95018", "78646", "92050", "", "", "75056"],
+            "lieu": "",
+            "latitude": [*(f"{y:.9f}" for y in wgs84.geometry.y), "", "", "", "", "", ""],
+            "longitude": [*(f"{x:.9f}" for x in wgs84.geometry.x), "", "", "", "", "", ""],
+            "distanciel": ["non"] * (n + 3) + ["oui", "oui", "non"],
+        }
+    )
+    origines = [*communes["insee_com"].sample(40, random_state=graine), "75056", "93066", "69123", ""]
+    lignes = []
+    for identifiant in seances["id_seance"]:
+        for _ in range(int(rng.integers(1, 4))):
+            code = str(rng.choice(origines))
+            lignes.append(
+                {
+                    "id_seance": identifiant,
+                    "public": str(
+                        rng.choice(["elu", "association", "habitant", "professionnel_collectivite"])
+                    ),
+                    "code_commune_origine": code,
+                    "departement_origine": "" if code else str(rng.choice(["95", "78", "autre"])),
+                    "nombre": int(rng.integers(0, 30)),
+                }
+            )
+    participations = pd.DataFrame(lignes)
+    sirens = [*communes["siren_epci"].drop_duplicates().sample(5, random_state=graine), "200054781"]
+    demandes = pd.DataFrame(
+        {
+            "id_demande": [f"D{i}" for i in range(60)],
+            "date": "15/06/2023",
+            "type_demandeur": rng.choice(["ville", "institution", "association"], 60),
+            "code_commune": [
+                str(c) if i % 4 == 0 else "" for i, c in enumerate(rng.choice(origines[:-1], 60))
+            ],
+            "siren_epci": [str(rng.choice(sirens)) if i % 4 == 1 else "" for i in range(60)],
+            "departement": [str(rng.choice(["92", "autre"])) if i % 4 == 2 else "" for i in range(60)],
+            "thematique": rng.choice(["sante", "egalite"], 60),
+            "objet": "",
+        }
+    )
+    for nom, table in (
+        ("actions", actions),
+        ("seances", seances),
+        ("participations", participations),
+        ("demandes", demandes),
+    ):
+        (dossier / str(annee)).mkdir(exist_ok=True)
+        table.to_csv(dossier / str(annee) / f"{nom}.csv", sep=";", index=False)
+    return dossier
+
+
+@pytest.mark.parametrize("graine", [7, 2024])
+def test_jeu_aleatoire_chaque_indicateur_recalcule(graine, brut, tmp_path):
+    dossier = _jeu_aleatoire(tmp_path / "jeu", brut, graine)
+    attendu = oracle(dossier / "2023", brut)
+    obtenu, _, _ = _produit(dossier, 2023, False)
+    ecarts = comparer(attendu, obtenu)
+    assert not ecarts, f"{len(ecarts)} écart(s) :\n" + "\n".join(ecarts[:40])
+    # Le jeu touche bien les cas limites : des QPV atteints seulement « à proximité ».
+    proximite = attendu.query("indicateur == 'qpv_seance_proximite' and territoire == 'synthese'")["valeur"]
+    assert proximite.iloc[0] > 0
+
+
+# --------------------------------------------------------------------------- la carte
+def _proprietes(page: str) -> list[dict]:
+    return [json.loads(m) for m in re.findall(r'"properties": (\{[^{}]*\})', page)]
+
+
+@pytest.mark.parametrize("territoire", ["92", "synthese"])
+def test_carte_infobulles_et_valeurs_recalculees(territoire, brut):
+    from observatoire.cartes import carte_activite, html_carte
+
+    attendu = oracle(DEMO / "2023", brut)
+    _, situee, referentiel = _produit(DEMO, 2023, False)
+    page = html_carte(carte_activite(situee, referentiel, territoire))
+    proprietes = _proprietes(page)
+    qpv = {p["code"]: p for p in proprietes if "code" in p}
+    portee = brut["qpv"] if territoire == "synthese" else brut["qpv"][brut["qpv"]["insee_dep"] == territoire]
+    assert set(qpv) == set(portee["code_qp"])
+    non_atteints = set(
+        attendu.query("indicateur == 'qpv_non_atteints' and territoire == @territoire")["modalite"]
+    )
+    for code, p in qpv.items():
+        atteint = p["dedans"] != "0" or p["proximite"] != "0"
+        assert atteint == (code not in non_atteints), code
+    # Aplats : participations par commune d'origine et taux pour 10 000 habitants.
+    participations = _lire(DEMO / "2023")["participations"].groupby("code_commune_origine")["nombre"].sum()
+    population = brut["communes"].set_index("insee_com")["pop_mun_2021"]
+    for p in proprietes:
+        if "taux" in p:
+            code = re.search(r"\((\w+)\)$", p["nom"])[1]
+            n = int(participations.get(code, 0))
+            assert p["participations"].replace("\u202f", "") == str(n), code
+            taux = Decimal(repr(float(n / population[code] * 10_000))).quantize(Decimal("0.1"), ROUND_HALF_UP)
+            assert p["taux"] == str(taux).replace(".", ","), code
+    # Fenêtres des lieux : les participations de chaque séance placée.
+    comptes = sorted(
+        int(c.replace("\u202f", "")) for c in re.findall(r"<br>([\d\u202f]+) participations", page)
+    )
+    t = _lire(DEMO / "2023")
+    seances = t["seances"]
+    placees = seances[(seances["distanciel"] == False) & seances["latitude"].notna()]  # noqa: E712
+    if territoire != "synthese":
+        deps = brut["communes"].set_index("insee_com")["insee_dep"]
+        placees = placees[placees["code_commune"].map(deps) == territoire]
+    par_seance = t["participations"].groupby("id_seance")["nombre"].sum()
+    assert comptes == sorted(int(par_seance.get(s, 0)) for s in placees["id_seance"])

@@ -6,16 +6,24 @@ MIROIR ?= ../shared/reference
 ANNEE ?= 2023
 DEPARTEMENTS ?= 78 92 95
 JOBS ?= 2
+NOYAU := observatoire
+PYTEST := $(BIN)/python -m pytest --nbval-lax --nbval-kernel-name $(NOYAU)
 
-.PHONY: installer referentiel demo rapports test lint lab benchmarks nettoyer
+.DEFAULT_GOAL := help
+.PHONY: help installer referentiel demo rapports test test-rapide lint format types verifier lab benchmarks nettoyer
+
+help: ## cette aide
+	@echo "Observatoire : cibles make (README.md pour le détail)"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
 
 $(VENV)/.installe: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(NOYAU) --display-name "Observatoire" >/dev/null
 	touch $@
 
-installer: $(VENV)/.installe
+installer: $(VENV)/.installe ## environnement .venv, paquet et noyau Jupyter « Observatoire »
 
 # Miroir local s'il existe (../shared/reference), sinon sources officielles (internet).
 data/reference/manifest.json: | $(VENV)/.installe
@@ -26,26 +34,38 @@ data/reference/manifest.json: | $(VENV)/.installe
 		$(BIN)/observatoire referentiel telecharger; \
 	fi
 
-referentiel: data/reference/manifest.json
+referentiel: data/reference/manifest.json ## référentiel géographique dans data/reference
 
-demo: referentiel
+demo: referentiel ## régénère le jeu de démonstration data/demo
 	$(BIN)/observatoire demo --sortie data/demo
 
-rapports: demo
+rapports: demo ## rapports HTML et PDF de l'année dans reports/<annee>
 	$(BIN)/observatoire rapports --annee $(ANNEE) --departements $(DEPARTEMENTS) \
 		--donnees data/demo --sortie reports --jobs $(JOBS)
 
-test: referentiel
-	$(BIN)/python -m pytest --nbval-lax tests notebooks
+test: referentiel ## toute la suite (notebooks, navigateur, lots complets)
+	$(PYTEST) tests notebooks
 
-lint: installer
+test-rapide: referentiel ## la suite sans les tests de bout en bout (-m "not lent")
+	$(PYTEST) -m "not lent and not navigateur" tests notebooks
+
+lint: installer ## ruff (règles et format)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
-lab: referentiel
+format: installer ## met en forme le code (ruff format)
+	$(BIN)/ruff format src tests benchmarks
+
+types: installer ## vérification des types (mypy sur src/)
+	$(BIN)/mypy src
+
+verifier: lint types test ## ce que fait la CI : lint, types, tests
+
+lab: referentiel ## JupyterLab sur notebooks/ avec le noyau du projet
 	$(BIN)/jupyter lab notebooks/
 
-benchmarks: referentiel
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+benchmarks: referentiel ## mesures de performance (benchmarks/)
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
-nettoyer:
+nettoyer: ## efface .venv, le référentiel installé et les rapports
 	rm -rf $(VENV) data/reference reports/20*

@@ -227,17 +227,25 @@ def test_classeur_erreur_nomme_la_feuille(ecrire_jeu, referentiel, tmp_path):
     assert (erreur["fichier"], erreur["ligne"]) == ("activite.xlsx, feuille participations", 4)
 
 
-def test_commande_valider(ecrire_jeu, tmp_path, capsys):
-    sortie = tmp_path / "problemes.csv"
+def test_commande_valider(ecrire_jeu, tmp_path, capsys, monkeypatch):
+    sortie = tmp_path / "validation"  # créé s'il manque
     dossier = ecrire_jeu(**_remplacer("participations", "78361;;5", "78361;;-5"))
     assert main(["valider", str(dossier), "--sortie", str(sortie)]) == 1
-    assert "1 erreur(s)" in capsys.readouterr().out
-    assert "nombre négatif" in sortie.read_text(encoding="utf-8-sig")
+    texte = capsys.readouterr().out
+    assert "1 erreur(s)" in texte
+    assert "Erreurs (1) :" in texte and "participations.csv, ligne 4, colonne « nombre »" in texte
+    assert "nombre négatif" in (sortie / "problemes_validation.csv").read_text(encoding="utf-8-sig")
     assert main(["valider", str(ecrire_jeu()), "--sortie", str(sortie)]) == 0
+    # Sans --sortie, rien n'est écrit dans le dossier courant.
+    dossier = ecrire_jeu(**_remplacer("participations", "78361;;5", "78361;;-5"))
+    monkeypatch.chdir(tmp_path / "jeu")
+    avant = sorted(p.name for p in (tmp_path / "jeu").iterdir())
+    assert main(["valider", str(dossier)]) == 1
+    assert sorted(p.name for p in (tmp_path / "jeu").iterdir()) == avant
 
 
 def test_commande_valider_tolerante_ecrit_les_rejets(ecrire_jeu, tmp_path, capsys):
-    sortie = tmp_path / "problemes.csv"
+    sortie = tmp_path
     dossier = ecrire_jeu(**_remplacer("participations", "78361;;5", "78361;;-5"))
     assert main(["valider", str(dossier), "--tolerant", "--sortie", str(sortie)]) == 0
     texte = capsys.readouterr().out

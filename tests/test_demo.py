@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from observatoire import calculer_indicateurs, generer_demo, lire_activite, situer_activite, valeur
+from observatoire import calculer_indicateurs, lire_activite, situer_activite, valeur
 from observatoire.activite import TABLES
+from observatoire.demo import generer_demo
 
 from .conftest import DEMO
 

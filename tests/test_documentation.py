@@ -8,7 +8,7 @@ import pytest
 
 import observatoire
 from observatoire import calculer_indicateurs, lire_activite, situer_activite
-from observatoire.graphiques import format_nombre, format_part
+from observatoire.formats import format_nombre, format_part
 from observatoire.vocabulaires import VOCABULAIRES, normaliser_vocabulaire, suggerer
 
 from .conftest import DEMO, RACINE
@@ -66,3 +66,68 @@ def test_api_publique_explicite():
     assert sorted(observatoire.__all__) == observatoire.__all__
     for nom in observatoire.__all__:
         assert getattr(observatoire, nom).__doc__, f"{nom} sans docstring"
+
+
+def test_api_publique_complete():
+    """Chaque nom annoncé existe (import paresseux) et l'import ne charge rien de lourd."""
+    import subprocess
+    import sys
+
+    for nom in observatoire.__all__:
+        assert getattr(observatoire, nom) is not None, nom
+    code = (
+        "import sys, observatoire; lourds = [m for m in ('geopandas', 'matplotlib', 'folium', 'pandera', "
+        "'pandas') if m in sys.modules]; print(','.join(lourds))"
+    )
+    resultat = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert resultat.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("carnet", sorted((RACINE / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebooks_versionnes_sans_sortie_avec_le_noyau_du_projet(carnet):
+    """Aucune sortie dans git (nbstripout) ; le noyau « observatoire » de la venv ; une cellule
+    ``parameters`` typée et commentée dont les codes sont des chaînes."""
+    import nbformat
+
+    contenu = nbformat.read(carnet, as_version=4)
+    for cellule in contenu.cells:
+        if cellule.cell_type == "code":
+            assert cellule.outputs == [] and cellule.execution_count is None, f"sortie dans {carnet.name}"
+    assert contenu.metadata["kernelspec"]["name"] == "observatoire"
+    parametres = [c for c in contenu.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(parametres) == 1
+    for ligne in parametres[0].source.splitlines()[1:]:
+        assert re.match(r"^\w+: (int|str|bool|float) = .+  # .+", ligne), ligne
+    assert "../" not in parametres[0].source, "les chemins se résolvent depuis le projet"
+
+
+@pytest.mark.parametrize(
+    ("part", "attendu"),
+    [(0.125, "13"), (0.135, "14"), (0.145, "15"), (0.005, "1"), (0.0049, "0"), (29 / 111, "26"), (0.5, "50")],
+)
+def test_parts_arrondies_au_demi_superieur(part, attendu):
+    """Usage français : 12,5 % → 13 % (l'arrondi de Python, au pair, donnerait 12 %)."""
+    assert format_part(part) == f"{attendu}{FINE}%"
+
+
+@pytest.mark.parametrize("maximum", [3, 7, 20, 23, 1173, 4693])
+def test_axes_de_comptage_a_graduations_entieres(maximum):
+    import pandas as pd
+
+    from observatoire.graphiques import graphique_barres
+
+    valeurs = pd.Series([maximum, maximum // 2, 1], index=["a", "b", "c"])
+    for horizontal in (True, False):
+        figure = graphique_barres(valeurs, "Titre " * 30, horizontal=horizontal)
+        axe = figure.axes[0]
+        figure.canvas.draw()
+        graduations = axe.get_xticks() if horizontal else axe.get_yticks()
+        limites = axe.get_xlim() if horizontal else axe.get_ylim()
+        visibles = [g for g in graduations if limites[0] <= g <= limites[1]]
+        assert visibles and all(float(g).is_integer() for g in visibles), visibles
+        etiquettes = [t.get_text() for t in (axe.get_xticklabels() if horizontal else axe.get_yticklabels())]
+        for g, texte in zip(graduations, etiquettes, strict=True):
+            if limites[0] <= g <= limites[1]:
+                assert texte.replace(FINE, "") == str(int(g)), (g, texte)
+        titre = axe.get_title(loc="left")
+        assert "\n" in titre and titre.replace("\n", " ").strip() == ("Titre " * 30).strip(), "titre replié, jamais coupé"

@@ -58,8 +58,8 @@ def test_index_relie_tous_les_rapports(lot):
     index = (lot[0]["dossier"] / "index.html").read_text(encoding="utf-8")
     assert '<html lang="fr">' in index and "<h1>" in index
     for territoire in TERRITOIRES:
-        assert f"href='{territoire}/rapport.html'" in index
-        assert f"href='{territoire}/carte.html'" in index
+        assert f'href="{territoire}/rapport.html"' in index
+        assert f'href="{territoire}/carte.html"' in index
     assert "4\u202f693" in index
     assert "Données de démonstration" in index
 
@@ -116,7 +116,10 @@ def test_manifeste(lot):
     assert any(chemin.endswith("participations.csv") for chemin in manifeste["entrees_sha256"])
     assert manifeste["referentiel"]["qpv"]["millesime"] == 2024
     assert {"python", "geopandas", "folium", "papermill"} <= set(manifeste["versions"])
-    assert set(TERRITOIRES) | {"total"} <= set(manifeste["durees_s"])
+    assert "durees_s" not in manifeste and "produit_le" not in manifeste  # octets stables
+    execution = json.loads((lot[0]["dossier"] / "execution.json").read_text(encoding="utf-8"))
+    assert set(TERRITOIRES) | {"total"} <= set(execution["durees_s"])
+    assert execution["produit_le"].startswith("20")
 
 
 @pytest.mark.lent
@@ -136,7 +139,7 @@ def test_un_departement_en_echec_n_arrete_pas_le_lot(tmp_path, monkeypatch, caps
     carnet.cells.insert(3, nbformat.v4.new_code_cell('assert departement != "92", "panne simulée"'))
     nbformat.write(carnet, notebooks / "rapport_departement.ipynb")
     shutil.copy(RACINE / "notebooks" / "synthese.ipynb", notebooks / "synthese.ipynb")
-    monkeypatch.setattr("observatoire.lot._racine_projet", lambda: tmp_path / "projet")
+    monkeypatch.setattr("observatoire.lot.racine_projet", lambda: tmp_path / "projet")
     repertoire_courant = Path.cwd()
     sortie = tmp_path / "reports"
     (sortie / "2023" / "92").mkdir(parents=True)
@@ -159,12 +162,11 @@ def test_un_departement_en_echec_n_arrete_pas_le_lot(tmp_path, monkeypatch, caps
     assert Path.cwd() == repertoire_courant, "le lot ne doit pas changer le répertoire courant"
     erreurs = capsys.readouterr().err
     assert "92 : cellule" in erreurs and "panne simulée" in erreurs
-    assert (sortie / "2023" / "78" / "rapport.html").is_file()
-    assert (sortie / "2023" / "synthese" / "rapport.html").is_file()
-    # Le rapport en échec n'a rien remplacé ni laissé à moitié écrit.
+    assert "rien n'a été publié" in erreurs
+    # Une année se publie entière ou pas du tout : la publication en place est intacte.
+    assert [p.name for p in (sortie / "2023").iterdir()] == ["92"]
     assert [p.name for p in (sortie / "2023" / "92").iterdir()] == ["ancien.txt"]
-    assert not list((sortie / "2023").glob(".en-cours-*"))
-    assert "échec" in (sortie / "2023" / "index.html").read_text(encoding="utf-8")
+    assert sorted(p.name for p in sortie.iterdir()) == ["2023"], "aucun dossier temporaire, aucun verrou"
 
 
 def test_parametres_du_lot_valides(tmp_path):

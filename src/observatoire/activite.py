@@ -491,7 +491,7 @@ def _controles_format(colonne: _Colonne, normalisees, referentiel) -> list[pa.Ch
     vide = lambda s: s == ""  # noqa: E731 - utilisé par chaque contrôle
     f = colonne.format
     if f == "vocabulaire":
-        nom = colonne.vocabulaire
+        nom = colonne.vocabulaire or ""
         return [pa.Check(lambda s: vide(s) | normaliser_vocabulaire(s, nom).notna(), name="vocabulaire")]
     if f == "date":
         return [pa.Check(lambda s: vide(s) | _dates(s).notna(), name="date")]
@@ -540,7 +540,7 @@ def _message(table, colonne, controle, valeur, donnees, index) -> tuple[str, str
             "Chaque ligne doit avoir un identifiant unique : renumérotez ou supprimez le doublon.",
         )
     if controle == "vocabulaire":
-        nom = next(c.vocabulaire for c in CONTRAT[table] if c.nom == colonne)
+        nom = next(c.vocabulaire or "" for c in CONTRAT[table] if c.nom == colonne)
         proche = suggerer(valeur, nom)
         conseil = f" Vouliez-vous dire « {proche} » ?" if proche else ""
         return (
@@ -575,7 +575,7 @@ def _message(table, colonne, controle, valeur, donnees, index) -> tuple[str, str
     if controle == "siren":
         return f"SIREN « {valeur} » invalide", "Un SIREN d'EPCI a 9 chiffres."
     if controle == "reference":
-        cible = next(c.reference for c in CONTRAT[table] if c.nom == colonne)
+        cible = next(c.reference or ("?", "?") for c in CONTRAT[table] if c.nom == colonne)
         return (
             f"« {valeur} » absent de {cible[0]}.{cible[1]}",
             f"Ajoutez la ligne correspondante dans {cible[0]} ou corrigez l'identifiant.",
@@ -710,7 +710,8 @@ def _ecarter(normalisees, brutes, erreurs: pd.DataFrame):
         for table in TABLES
     }
     motifs = erreurs.groupby(["table", "ligne"])["message"].agg(" ; ".join)
-    gardees, rejets = {}, []
+    gardees: dict[str, pd.DataFrame] = {}
+    rejets = []
     for table in TABLES:
         donnees = normalisees[table]
         ecartees = donnees.index.isin(list(lignes_en_erreur[table]))
@@ -769,7 +770,7 @@ def _typer(table: str, donnees: pd.DataFrame) -> pd.DataFrame:
         if colonne.nom in COLONNES_PRIVEES.get(table, ()):
             continue
         if colonne.format == "vocabulaire":
-            typees[colonne.nom] = normaliser_vocabulaire(valeurs, colonne.vocabulaire)
+            typees[colonne.nom] = normaliser_vocabulaire(valeurs, colonne.vocabulaire or "")
         elif colonne.format == "date":
             typees[colonne.nom] = _dates(valeurs)
         elif colonne.format == "entier":

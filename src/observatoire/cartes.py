@@ -102,7 +102,8 @@ def carte_activite(
     if territoire != SYNTHESE:
         perimetre = perimetre[perimetre["insee_dep"] == territoire]
     carte.add_child(_Legende(classes, communes, seances, int((perimetre["precision"] == "commune").sum())))
-    carte.get_root().header.add_child(Element(_ressources()), name="ressources_integrees")
+    racine = carte.get_root()  # une branca Figure : son en-tête reçoit les ressources intégrées
+    racine.header.add_child(Element(_ressources()), name="ressources_integrees")  # type: ignore[attr-defined]
     xmin, ymin, xmax, ymax = departements.total_bounds
     carte.fit_bounds([[ymin, xmin], [ymax, xmax]])
     return carte

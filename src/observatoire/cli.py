@@ -1,57 +1,117 @@
-"""Ligne de commande ``observatoire`` (messages en français)."""
+"""Ligne de commande ``observatoire`` : messages en français, jamais de trace Python.
+
+Codes de sortie : 0 réussi ; 1 données invalides ou rapport en échec ; 2 usage ou paramètre
+invalide ; 130 interrompu. Une erreur inattendue est résumée en une phrase et son détail
+technique écrit dans un journal dont le chemin est affiché.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 
-from .erreurs import ErreurDonnees, ErreurObservatoire
+from .erreurs import ErreurDonnees, ErreurObservatoire, ErreurParametre
+from .parametres import (
+    ANNEE_PAR_DEFAUT,
+    DEPARTEMENTS_PAR_DEFAUT,
+    DISTANCE_PROXIMITE_M,
+    DONNEES_PAR_DEFAUT,
+    JOBS_PAR_DEFAUT,
+    SORTIE_PAR_DEFAUT,
+)
 
 __all__ = ["main"]
 
+PROBLEMES_AFFICHES = 20
+LONGUEUR_VALEUR = 80
+
+# argparse écrit ses messages en anglais (gettext) : ceux qu'un utilisateur peut voir, traduits.
+_TRADUCTIONS = {
+    "usage: ": "usage : ",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "unrecognized arguments: %s": "arguments inconnus : %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "choix invalide : %(value)r (possibles : %(choices)s)",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "expected one argument": "une valeur attendue",
+    "expected at least one argument": "au moins une valeur attendue",
+    "invalid %(type)s value: %(value)r": "valeur invalide pour %(type)s : %(value)r",
+    "show this help message and exit": "afficher cette aide et quitter",
+    "options": "options",
+    "positional arguments": "arguments",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+    "ambiguous option: %(option)s could match %(matches)s": "option ambiguë : %(option)s peut désigner %(matches)s",
+    "not allowed with argument %s": "incompatible avec l'argument %s",
+}
+
+
+def _traduire(message: str) -> str:
+    return _TRADUCTIONS.get(message, message)
+
+
+class _Parseur(argparse.ArgumentParser):
+    """Analyseur dont les erreurs sont en français (code 2)."""
+
+    def error(self, message: str):  # noqa: D102 - même contrat qu'argparse
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog} : erreur : {message}\nAide : {self.prog} --help\n")
+
 
 def _parseur() -> argparse.ArgumentParser:
-    parseur = argparse.ArgumentParser(
+    argparse._ = _traduire  # type: ignore[attr-defined]  # les messages internes d'argparse
+    parseur = _Parseur(
         prog="observatoire",
         description="Observatoire de l'activité d'un centre de ressources politique de la ville.",
     )
-    commandes = parseur.add_subparsers(dest="commande", required=True, metavar="COMMANDE")
+    commandes = parseur.add_subparsers(
+        dest="commande", required=True, metavar="COMMANDE", parser_class=_Parseur
+    )
 
     referentiel = commandes.add_parser("referentiel", help="référentiel géographique (QPV, communes…)")
-    actions = referentiel.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = referentiel.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parseur
+    )
     installer = actions.add_parser("installer", help="installer depuis un dossier miroir")
     installer.add_argument("--depuis", required=True, type=Path, help="dossier miroir")
     installer.add_argument("--vers", type=Path, help="dossier d'installation (data/reference)")
     telecharger = actions.add_parser("telecharger", help="télécharger depuis les sources officielles")
-    telecharger.add_argument("--departements", nargs="+", default=["78", "92", "95"])
+    telecharger.add_argument("--departements", nargs="+", default=list(DEPARTEMENTS_PAR_DEFAUT))
     telecharger.add_argument("--vers", type=Path)
     telecharger.add_argument("--url-datagouv", default=None, help=argparse.SUPPRESS)
     telecharger.add_argument("--url-geoapi", default=None, help=argparse.SUPPRESS)
     verifier = actions.add_parser("verifier", help="contrôler le référentiel installé")
     verifier.add_argument("--dossier", type=Path)
 
-    valider = commandes.add_parser("valider", help="valider un dossier (ou classeur) d'activité")
-    valider.add_argument("donnees", type=Path, help="dossier de CSV ou classeur .xlsx")
-    valider.add_argument("--annee", type=int, help="année attendue des dates (avertissement sinon)")
+    valider = commandes.add_parser("valider", help="valider les données d'activité d'une année")
+    valider.add_argument(
+        "chemin", nargs="?", type=Path, help="dossier de CSV, classeur .xlsx ou dossier de données"
+    )
+    valider.add_argument("--donnees", type=Path, help="dossier de données (comme pour « rapports »)")
+    valider.add_argument(
+        "--annee", help="année des données (cherche DONNEES/<annee>/ ou activite_<annee>.xlsx)"
+    )
     valider.add_argument("--tolerant", action="store_true", help="écarter les lignes en erreur")
-    valider.add_argument("--sortie", type=Path, help="CSV de la liste complète des problèmes")
+    valider.add_argument("--sortie", type=Path, help="dossier où écrire la liste des problèmes (CSV)")
     valider.add_argument("--referentiel", type=Path, help="dossier du référentiel installé")
 
     demo = commandes.add_parser("demo", help="écrire le jeu de démonstration")
-    demo.add_argument("--annee", type=int, default=2023)
     demo.add_argument("--sortie", type=Path, default=Path("data/demo"))
     demo.add_argument("--referentiel", type=Path)
 
-    rapports = commandes.add_parser("rapports", help="produire les rapports HTML")
-    rapports.add_argument("--annee", type=int, default=2023)
-    rapports.add_argument("--departements", nargs="+", default=["78", "92", "95"])
-    rapports.add_argument("--donnees", type=Path, default=Path("data/demo"))
-    rapports.add_argument("--sortie", type=Path, default=Path("reports"))
+    rapports = commandes.add_parser("rapports", help="produire et publier les rapports d'une année")
+    rapports.add_argument("--annee", default=ANNEE_PAR_DEFAUT)
+    rapports.add_argument("--departements", nargs="+", default=list(DEPARTEMENTS_PAR_DEFAUT))
+    rapports.add_argument("--donnees", type=Path, default=Path(DONNEES_PAR_DEFAUT))
+    rapports.add_argument("--sortie", type=Path, default=Path(SORTIE_PAR_DEFAUT))
     rapports.add_argument("--referentiel", type=Path)
-    rapports.add_argument("--jobs", type=int, default=2, help="départements traités en parallèle")
+    rapports.add_argument("--jobs", default=JOBS_PAR_DEFAUT, help="territoires traités en parallèle")
     rapports.add_argument("--tolerant", action="store_true")
-    rapports.add_argument("--distance", type=float, default=300.0, help="distance de proximité (m)")
+    rapports.add_argument(
+        "--distance", default=DISTANCE_PROXIMITE_M, help="distance de proximité (m, 0 à 5 000)"
+    )
+    rapports.add_argument("--sans-pdf", action="store_true", help="ne pas produire les PDF")
     return parseur
 
 
@@ -66,6 +126,29 @@ def main(argv: list[str] | None = None) -> int:
     except ErreurObservatoire as erreur:
         print(f"Erreur : {erreur}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("Interrompu.", file=sys.stderr)
+        return 130
+    except Exception as erreur:  # dernier filet : une phrase, le détail dans un journal
+        journal = _journal(erreur)
+        print(
+            f"Erreur inattendue ({type(erreur).__name__}) : {_abreger(str(erreur))}\n"
+            f"Détail technique dans {journal} (à joindre à un signalement).",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _journal(erreur: BaseException) -> Path:
+    descripteur, chemin = tempfile.mkstemp(prefix="observatoire-erreur-", suffix=".log")
+    with open(descripteur, "w", encoding="utf-8") as flux:
+        flux.write("".join(traceback.format_exception(erreur)))
+    return Path(chemin)
+
+
+def _abreger(texte: str, longueur: int = LONGUEUR_VALEUR) -> str:
+    texte = " ".join(str(texte).split())
+    return texte if len(texte) <= longueur else texte[: longueur - 1] + "…"
 
 
 def _executer(arguments) -> int:
@@ -81,19 +164,20 @@ def _executer(arguments) -> int:
         return 0
     if arguments.commande == "rapports":
         from .lot import produire_rapports
+        from .parametres import Parametres
 
-        bilan = produire_rapports(
+        parametres = Parametres(
             annee=arguments.annee,
-            departements=arguments.departements,
+            departements=tuple(arguments.departements),
             donnees=arguments.donnees,
             sortie=arguments.sortie,
             referentiel=arguments.referentiel,
             jobs=arguments.jobs,
             tolerant=arguments.tolerant,
             distance_proximite_m=arguments.distance,
-            progression=True,
         )
-        return 0 if not bilan["echecs"] else 1
+        bilan = produire_rapports(parametres, progression=True, pdf=not arguments.sans_pdf)
+        return 0 if bilan["publie"] else 1
     raise AssertionError(arguments.commande)
 
 
@@ -123,25 +207,97 @@ def _referentiel(arguments) -> int:
     return 0 if (tableau["statut"] == "ok").all() else 1
 
 
+def _source_a_valider(arguments) -> tuple[Path, int | None]:
+    """Le dossier ou classeur à lire, comme ``rapports`` le trouverait, et l'année."""
+    from .activite import chemin_donnees_annee
+    from .parametres import Parametres, resoudre_chemin
+
+    if arguments.chemin and arguments.donnees:
+        raise ErreurParametre("Donnez le chemin des données une seule fois (argument ou --donnees).")
+    chemin = arguments.chemin or arguments.donnees
+    if chemin is None:
+        raise ErreurParametre(
+            "Indiquez les données à valider, par exemple : observatoire valider data/demo --annee 2023."
+        )
+    annee = Parametres(annee=arguments.annee).annee if arguments.annee is not None else None
+    chemin = resoudre_chemin(chemin)
+    if not chemin.exists():
+        raise ErreurParametre(f"Données introuvables : {chemin}.")
+    if annee is None:
+        return chemin, None
+    trouve = chemin_donnees_annee(chemin, annee)
+    if trouve is None:
+        raise ErreurParametre(
+            f"Aucune donnée pour {annee} dans {chemin} : attendu {annee}/ (dossier de CSV) ou activite_{annee}.xlsx."
+        )
+    classeur = chemin / f"activite_{annee}.xlsx"
+    if trouve == chemin / str(annee) and classeur.exists():
+        print(
+            f"Le dossier {trouve.name}/ et le classeur {classeur.name} existent tous deux : le dossier de CSV est "
+            "lu (c'est lui que « rapports » utilise)."
+        )
+    return trouve, annee
+
+
 def _valider(arguments) -> int:
     from .activite import lire_activite
+    from .commun import ecrire_csv
 
-    sortie = arguments.sortie or Path("problemes_validation.csv")
+    source, annee = _source_a_valider(arguments)
     try:
-        activite = lire_activite(
-            arguments.donnees, annee=arguments.annee, tolerant=True, referentiel=arguments.referentiel
-        )
+        activite = lire_activite(source, annee=annee, tolerant=True, referentiel=arguments.referentiel)
     except ErreurDonnees as erreur:  # structure illisible : rien n'est lu
         if erreur.problemes is not None:
-            erreur.problemes.to_csv(sortie, sep=";", index=False, encoding="utf-8-sig")
-            print(f"Liste complète des problèmes : {sortie}", file=sys.stderr)
+            _afficher_problemes(erreur.problemes)
+            _ecrire_problemes(erreur.problemes, arguments.sortie, ecrire_csv)
         raise
     print(activite.resume())
-    activite.problemes.to_csv(sortie, sep=";", index=False, encoding="utf-8-sig")
-    print(f"Liste complète des problèmes : {sortie}")
+    _afficher_problemes(activite.problemes)
+    _ecrire_problemes(activite.problemes, arguments.sortie, ecrire_csv)
     if arguments.tolerant:
-        rejets = sortie.with_name("rejets.csv")
-        activite.rejets.to_csv(rejets, sep=";", index=False, encoding="utf-8-sig")
-        print(f"Mode tolérant : {len(activite.rejets)} ligne(s) écartée(s), détail dans {rejets}")
+        if arguments.sortie:
+            ecrire_csv(activite.rejets, arguments.sortie / "rejets.csv")
+            print(
+                f"Mode tolérant : {len(activite.rejets)} ligne(s) écartée(s), détail dans {arguments.sortie / 'rejets.csv'}"
+            )
+        else:
+            print(
+                f"Mode tolérant : {len(activite.rejets)} ligne(s) seraient écartées (--sortie pour les lister)."
+            )
         return 0
     return 1 if activite.nombre_erreurs else 0
+
+
+def _afficher_problemes(problemes) -> None:
+    if problemes is None or not len(problemes):
+        return
+    for gravite, titre in (("erreur", "Erreurs"), ("avertissement", "Avertissements")):
+        partie = problemes[problemes["gravite"] == gravite]
+        if not len(partie):
+            continue
+        print(f"{titre} ({len(partie)}) :")
+        for probleme in partie.head(PROBLEMES_AFFICHES).itertuples():
+            lieu = (
+                f"{probleme.fichier}, ligne {probleme.ligne}"
+                if str(probleme.ligne) not in ("", "nan")
+                else probleme.fichier
+            )
+            colonne = f", colonne « {probleme.colonne} »" if str(probleme.colonne) not in ("", "nan") else ""
+            valeur = (
+                f", valeur « {_abreger(probleme.valeur)} »" if str(probleme.valeur) not in ("", "nan") else ""
+            )
+            print(f"  - {lieu}{colonne}{valeur} : {probleme.message} {probleme.correction}".rstrip())
+        if len(partie) > PROBLEMES_AFFICHES:
+            print(f"  … et {len(partie) - PROBLEMES_AFFICHES} autre(s) (liste complète avec --sortie).")
+
+
+def _ecrire_problemes(problemes, sortie: Path | None, ecrire_csv) -> None:
+    if sortie is None or problemes is None:
+        return
+    if sortie.exists() and not sortie.is_dir():
+        raise ErreurParametre(f"--sortie doit être un dossier : {sortie} est un fichier.")
+    try:
+        chemin = ecrire_csv(problemes, sortie / "problemes_validation.csv")
+    except OSError as erreur:
+        raise ErreurParametre(f"Impossible d'écrire dans {sortie} ({erreur.strerror}).") from erreur
+    print(f"Liste complète des problèmes : {chemin}")

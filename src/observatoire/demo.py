@@ -16,6 +16,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,10 +25,12 @@ from pyproj import Transformer
 
 from .referentiel import Referentiel, charger_referentiel
 
-__all__ = ["CIBLES", "ecrire_demo", "generer_demo"]
+__all__ = ["CIBLES", "DEPARTEMENTS_DEMO", "ecrire_demo", "generer_demo"]
+
+DEPARTEMENTS_DEMO = ("78", "92", "95")  # le territoire du Pôle ressources, centre de la démonstration
 
 # Cibles publiées (2023) ou plausibles (2022, seuls les chiffres publiés sont contraints).
-CIBLES = {
+CIBLES: dict[int, dict[str, Any]] = {
     2023: {
         "participations_par_origine": {"95": 2159, "78": 1173, "92": 986, "autre": 375},
         "demi_journees": 192,
@@ -644,7 +647,7 @@ def _lieux(referentiel: Referentiel, seances: pd.DataFrame) -> pd.DataFrame:
 
 
 def _participations(actions, origines, seances, annee) -> pd.DataFrame:
-    lignes = []
+    lignes: list[dict] = []
     for numero, (action, origine) in enumerate(zip(actions, origines, strict=True), start=1):
         if action.publics_imposes and (len(action.seances) > 1 or len(origine) > 1):
             raise ValueError(f"publics imposés : une séance et une origine ({action.intitule})")
@@ -860,7 +863,7 @@ def generer_demo(annee: int = 2023, referentiel: Referentiel | None = None) -> d
     """
     if annee not in CIBLES:
         raise ValueError(f"Année de démonstration inconnue : {annee} (disponibles : 2022, 2023).")
-    referentiel = referentiel or charger_referentiel(("78", "92", "95"))
+    referentiel = referentiel or charger_referentiel(DEPARTEMENTS_DEMO)
     actions = _actions_annee(annee)
     origines = _origines(actions, CIBLES[annee]["participations_par_origine"])
     table_actions = pd.DataFrame(
@@ -934,7 +937,7 @@ def ecrire_demo(sortie: str | Path = "data/demo", annees=(2022, 2023), referenti
         Le dossier écrit.
     """
     if not isinstance(referentiel, Referentiel):
-        referentiel = charger_referentiel(("78", "92", "95"), referentiel)
+        referentiel = charger_referentiel(DEPARTEMENTS_DEMO, referentiel)
     dossier = Path(sortie)
     drapeau = {
         "demonstration": True,

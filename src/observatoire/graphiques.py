@@ -62,7 +62,7 @@ def graphique_barres(
     hauteur = (max(2.2, 0.42 * len(valeurs) + 1.2) if horizontal else 3.6) + 0.22 * (len(lignes_titre) - 1)
     figure = Figure(figsize=(7.5, hauteur), dpi=110)
     axe = figure.subplots()
-    entiers = MaxNLocator(integer=True, min_n_ticks=2)
+    entiers = MaxNLocator(nbins=6, integer=True, steps=[1, 2, 5, 10], min_n_ticks=2)
     format_entier = FuncFormatter(lambda x, _: format_nombre(x))
     positions = np.arange(len(valeurs))
     etiquettes = [

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .commun import ecrire_csv
 from .jointures import ActiviteSituee
 from .referentiel import Referentiel
 from .territoires import normaliser_departement
@@ -159,6 +160,13 @@ def _repartition(
     return lignes
 
 
+def _libelles_vocabulaire(vocabulaire: str) -> Callable[[str], str]:
+    def nommer(code: str) -> str:
+        return libelle_vocabulaire(vocabulaire, code)
+
+    return nommer
+
+
 def _part(numerateur: float, denominateur: float) -> float:
     return numerateur / denominateur if denominateur else np.nan
 
@@ -199,7 +207,7 @@ def _indicateurs_activite(p: _Perimetre, t: str, noms_departements: dict[str, st
             f"participations_par_{cle}",
             participations[cle],
             nombre,
-            lambda c, v=cle: libelle_vocabulaire(v, c),
+            _libelles_vocabulaire(cle),
         )
     mois = participations["date"].dt.strftime("%Y-%m")
     lignes += _repartition(
@@ -311,9 +319,7 @@ def _indicateurs_demandes(p: _Perimetre, t: str) -> list[dict]:
     hors = int((~connues["dans_territoire"]).sum())
     lignes = [_ligne(t, "demandes", "total", len(demandes))]
     for cle in ("type_demandeur", "thematique"):
-        lignes += _repartition(
-            t, f"demandes_par_{cle}", demandes[cle], None, lambda c, v=cle: libelle_vocabulaire(v, c)
-        )
+        lignes += _repartition(t, f"demandes_par_{cle}", demandes[cle], None, _libelles_vocabulaire(cle))
     avec_interco = connues[connues["dans_territoire"] & (connues["code_intercommunalite"] != "")]
     lignes += _repartition(
         t,
@@ -481,10 +487,8 @@ def valeur(
 
 
 def ecrire_indicateurs(indicateurs: pd.DataFrame, chemin: str | Path) -> Path:
-    """Écrit ``indicateurs.csv`` pour Excel : UTF-8 avec BOM, séparateur « ; »."""
-    chemin = Path(chemin)
-    chemin.parent.mkdir(parents=True, exist_ok=True)
-    indicateurs[COLONNES_INDICATEURS].to_csv(
-        chemin, sep=";", index=False, encoding="utf-8-sig", float_format="%.10g"
-    )
-    return chemin
+    """Écrit ``indicateurs.csv`` pour Excel : UTF-8 avec BOM, séparateur « ; », formules neutralisées.
+
+    Les parts gardent 10 chiffres significatifs ; l'arrondi d'affichage est celui des rapports.
+    """
+    return ecrire_csv(indicateurs[COLONNES_INDICATEURS], chemin, float_format="%.10g")

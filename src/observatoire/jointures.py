@@ -15,6 +15,7 @@ import pandas as pd
 import shapely
 
 from .activite import Activite
+from .parametres import DISTANCE_PROXIMITE_M
 from .referentiel import CRS_CALCUL, Referentiel
 from .territoires import departement_de_commune
 
@@ -28,8 +29,6 @@ __all__ = [
     "situer_origines",
     "situer_seances",
 ]
-
-DISTANCE_PROXIMITE_M = 300.0
 
 
 def rattacher_qpv(

@@ -7,9 +7,8 @@ sortie est donné, écrit ses fichiers (``indicateurs.csv``, ``carte.html``, ``f
 
 from __future__ import annotations
 
-import datetime as dt
 import html
-import subprocess
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,8 @@ import pandas as pd
 
 from .activite import Activite, chemin_donnees_annee, lire_activite
 from .cartes import carte_activite, carte_statique, ecrire_carte, html_carte
-from .erreurs import ErreurDonnees, ErreurParametre
+from .commun import chemin_affichable, version_observatoire
+from .erreurs import ErreurParametre
 from .formats import format_nombre, format_part
 from .graphiques import figure_html, graphique_barres, tableau_html
 from .indicateurs import (
@@ -28,11 +28,12 @@ from .indicateurs import (
     ecrire_indicateurs,
     valeur,
 )
-from .jointures import DISTANCE_PROXIMITE_M, ActiviteSituee, situer_activite
+from .jointures import ActiviteSituee, situer_activite
+from .parametres import Parametres
 from .referentiel import Referentiel, charger_referentiel
 from .territoires import normaliser_departement
 
-__all__ = ["Rapport", "preparer_rapport"]
+__all__ = ["Rapport", "Section", "ecrire_ensemble", "preparer_rapport", "preparer_ensemble"]
 
 STYLE = """
 <style>
@@ -50,21 +51,33 @@ table.donnees th,table.donnees td{border:1px solid #d0d7de;padding:.25em .6em;te
 table.donnees td:nth-child(n+2){text-align:right}
 table.donnees.texte td{text-align:left}
 iframe.obs-carte-interactive{width:100%;height:620px;border:1px solid #d0d7de;border-radius:6px}
+.obs-note{font-size:.85em;color:#555;margin:.2em 0 1em}
+img.obs-carte-statique{display:none;max-width:100%}
+@media print{iframe.obs-carte-interactive,.obs-liens{display:none}img.obs-carte-statique{display:block}
+.obs-duo{break-inside:avoid}}
 </style>
 """
 
 
-class _HTML:
-    """Sortie HTML affichable par Jupyter (sans dépendre d'IPython à l'import)."""
+class Section:
+    """Section de rapport affichable par Jupyter, seule dans sa cellule ou dans un rapport.
+
+    Chaque section porte sa feuille de style : affichée seule (JupyterLab, exploration), la
+    carte garde sa taille et les cartes de chiffres leur mise en page. Sa représentation texte
+    est stable (aucune adresse mémoire dans le notebook exécuté).
+    """
 
     def __init__(self, contenu: str):
         self.contenu = contenu
 
     def _repr_html_(self) -> str:
-        return self.contenu
+        return STYLE + self.contenu
 
     def __str__(self) -> str:
         return self.contenu
+
+    def __repr__(self) -> str:
+        return "Section du rapport (HTML)"
 
 
 @dataclass
@@ -79,7 +92,8 @@ class Rapport:
     precedente: ActiviteSituee | None
     indicateurs: pd.DataFrame
     sortie: Path | None
-    parametres: dict
+    parametres: Parametres
+    source_precedente: str | None = None
 
     # ------------------------------------------------------------------ utilitaires
     @property
@@ -137,11 +151,11 @@ class Rapport:
         )
         return (
             f'<div class="obs-duo">{self._figure(figure, nom_figure, alternative)}'
-            f"{tableau_html(tableau, titre_complet)}{_note_arrondi(parts)}</div>"
+            f"<div>{tableau_html(tableau, titre_complet)}{_note_arrondi(parts)}</div></div>"
         )
 
     # ------------------------------------------------------------------ sections
-    def titre(self) -> _HTML:
+    def titre(self) -> Section:
         """Titre (``<h1>``), sous-titre et avertissement « données de démonstration »."""
         bandeau = ""
         if self.activite.demonstration:
@@ -150,13 +164,13 @@ class Rapport:
                 "Ce rapport est produit sur un jeu illustratif qui reproduit les chiffres publiés du "
                 "rapport d'activité 2023 du Pôle ressources ; les lieux et les personnes ne sont pas réels.</div>"
             )
-        return _HTML(
-            f"{STYLE}<h1>Activité {self.annee} — {html.escape(self.nom_territoire)}</h1>"
+        return Section(
+            f"<h1>Activité {self.annee} — {html.escape(self.nom_territoire)}</h1>"
             f'<p class="obs-sous-titre">Où l\'activité du centre de ressources a porté, quels quartiers '
             f"prioritaires (QPV 2024) elle a atteints ou non.</p>{bandeau}"
         )
 
-    def chiffres_cles(self) -> _HTML:
+    def chiffres_cles(self) -> Section:
         """Cartes de chiffres clés."""
         qpv_total = self._v("qpv")
         cartes = [
@@ -186,31 +200,36 @@ class Rapport:
             f'<span class="libelle">{html.escape(t)}</span></div>'
             for v, t in cartes
         )
-        return _HTML(f'<div class="obs-cartes">{contenu}</div>')
+        return Section(f'<div class="obs-cartes">{contenu}</div>')
 
-    def carte(self) -> _HTML:
+    def carte(self) -> Section:
         """Carte interactive intégrée (et ``carte.html``, ``figures/carte.png`` si sortie)."""
         carte = carte_activite(self.situee, self.referentiel, self.territoire)
-        lien = ""
+        lien, statique = "", ""
         if self.sortie is None:
             page = html_carte(carte)
         else:
             page = ecrire_carte(carte, self.sortie / "carte.html")
-            figure_html(
+            statique = figure_html(
                 carte_statique(self.situee, self.referentiel, self.territoire),
-                "carte statique",
+                f"Carte de l'activité — {self.nom_territoire} : participations pour 10 000 habitants par "
+                "commune d'origine, cercles proportionnels aux participations, périmètres des QPV 2024 et "
+                "lieux des séances.",
                 self.sortie / "figures" / "carte.png",
-            )
+            ).replace('class="graphique"', 'class="obs-carte-statique"', 1)
             lien = (
-                '<p><a href="carte.html">Ouvrir la carte seule</a> · '
+                '<p class="obs-liens"><a href="carte.html">Ouvrir la carte seule</a> · '
                 '<a href="figures/carte.png">carte statique (PNG) pour l\'impression</a></p>'
             )
-        return _HTML(
-            f'<iframe class="obs-carte-interactive" title="Carte interactive de l\'activité — '
-            f'{html.escape(self.nom_territoire)}" srcdoc="{html.escape(page, quote=True)}"></iframe>{lien}'
+        return Section(
+            '<iframe class="obs-carte-interactive" style="width:100%;min-width:320px;height:620px;'
+            'border:1px solid #d0d7de;border-radius:6px" '
+            f"title=\"Carte interactive de l'activité — "
+            f'{html.escape(self.nom_territoire)}" srcdoc="{html.escape(page, quote=True)}"></iframe>'
+            f"{statique}{lien}"
         )
 
-    def couverture(self) -> _HTML:
+    def couverture(self) -> Section:
         """QPV et communes en politique de la ville atteints et non atteints (tableaux)."""
         comptes = couverture_qpv(self.situee, self.referentiel, self.territoire)
         tableau_qpv = pd.DataFrame(
@@ -249,7 +268,7 @@ class Rapport:
         tableau_pv["Participations"] = tableau_pv["Participations"].map(format_nombre)
         non_atteints = tableau_qpv[tableau_qpv["Atteint"] == "non"].drop(columns="Atteint")
         atteints = tableau_qpv[tableau_qpv["Atteint"] != "non"]
-        return _HTML(
+        return Section(
             texte
             + tableau_html(
                 non_atteints, f"Quartiers prioritaires non atteints ({len(non_atteints)})", "donnees texte"
@@ -264,7 +283,7 @@ class Rapport:
             )
         )
 
-    def activite_detaillee(self) -> _HTML:
+    def activite_detaillee(self) -> Section:
         """Participations par axe, thématique, public et mois (graphiques et tableaux)."""
         sur = f"sur {format_nombre(self._v('participations'))} participations"
         blocs = [
@@ -305,9 +324,9 @@ class Rapport:
                     sur,
                 ),
             )
-        return _HTML("".join(blocs))
+        return Section("".join(blocs))
 
-    def demandes(self) -> _HTML:
+    def demandes(self) -> Section:
         """Demandes info-doc : types de demandeurs, thématiques, intercommunalités."""
         connues = self._v("demandes") - _zero(self._v("demandes_par_origine", "inconnue"))
         sur_demandes = f"sur {format_nombre(self._v('demandes'))} demandes"
@@ -322,7 +341,7 @@ class Rapport:
                 f"<p>{format_nombre(self._v('demandes'))} demandes venues du département (les demandes "
                 "d'autres territoires et d'origine inconnue sont dans la synthèse).</p>"
             )
-        return _HTML(
+        return Section(
             texte
             + "".join(
                 [
@@ -352,10 +371,10 @@ class Rapport:
             )
         )
 
-    def evolution(self) -> _HTML:
+    def evolution(self) -> Section:
         """Évolution sur l'année précédente, si ses données sont fournies."""
         if self.precedente is None:
-            return _HTML(f"<p>Pas de données pour {self.annee - 1} : pas de comparaison.</p>")
+            return Section(f"<p>Pas de données pour {self.annee - 1} : pas de comparaison.</p>")
         lignes = []
         for cle, nom in (
             ("participations", "Participations"),
@@ -380,9 +399,9 @@ class Rapport:
                 "Évolution": "",
             }
         )
-        return _HTML(tableau_html(pd.DataFrame(lignes), f"{self.annee} comparé à {self.annee - 1}"))
+        return Section(tableau_html(pd.DataFrame(lignes), f"{self.annee} comparé à {self.annee - 1}"))
 
-    def comparaison_departements(self) -> _HTML:
+    def comparaison_departements(self) -> Section:
         """Synthèse : chiffres clés côte à côte pour chaque département."""
         lignes = []
         for code in self.referentiel.departements_demandes:
@@ -404,9 +423,9 @@ class Rapport:
                     "Demandes": format_nombre(v("demandes")),
                 }
             )
-        return _HTML(tableau_html(pd.DataFrame(lignes), "Comparaison des départements"))
+        return Section(tableau_html(pd.DataFrame(lignes), "Comparaison des départements"))
 
-    def methode(self) -> _HTML:
+    def methode(self) -> Section:
         """Méthode, sources, licences, paramètres du calcul, date et version."""
         provenance = self.referentiel.provenance
         sources = "".join(
@@ -422,10 +441,14 @@ class Rapport:
             if self.activite.demonstration
             else ""
         )
-        parametres = pd.DataFrame(
-            {"Paramètre": list(self.parametres), "Valeur": [str(v) for v in self.parametres.values()]}
-        )
-        return _HTML(
+        valeurs = {
+            "territoire": self.territoire,
+            **self.parametres.pour_manifeste(),
+            "annee_precedente": self.source_precedente or "absente",
+        }
+        valeurs.pop("departements")
+        parametres = pd.DataFrame({"Paramètre": list(valeurs), "Valeur": [str(v) for v in valeurs.values()]})
+        return Section(
             "<p>Les lieux des séances sont rattachés aux périmètres QPV 2024 en Lambert-93 (EPSG:2154) : une "
             "séance est <em>dans</em> un QPV si son point est dans le périmètre ou sur sa limite, <em>à "
             f"proximité</em> à moins de {format_nombre(self.situee.distance_proximite_m)} m. Une séance sans "
@@ -437,10 +460,12 @@ class Rapport:
             f"mode {html.escape(str(provenance.get('mode', '?')))}) :</p><ul>{sources}</ul>"
             "<p>Attribution : « ANCT, QPV 2024 ; INSEE, COG 2024 ; DGCL ; IGN ADMIN EXPRESS — Licence "
             "Ouverte 2.0 (Etalab) ». Fond de carte © contributeurs OpenStreetMap.</p>"
-            f"<p>Données lues : {html.escape(self.activite.source)} ; {self.activite.nombre_avertissements} "
+            f"<p>Données lues : {html.escape(chemin_affichable(self.activite.source))} ; "
+            f"{self.activite.nombre_avertissements} "
             f"avertissement(s) ; {ecartees} ligne(s) écartée(s) en mode tolérant.</p>"
             + tableau_html(parametres, "Paramètres du calcul", "donnees texte")
-            + f"<p>Produit le {dt.date.today():%d/%m/%Y} par l'Observatoire (version {_version()}).</p>"
+            + f"<p>Produit par l'Observatoire (version {html.escape(version_observatoire())}) ; date "
+            "et durées du calcul dans <code>execution.json</code>.</p>"
         )
 
 
@@ -479,31 +504,70 @@ def _signe(part: float) -> str:
     return ("+" if part >= 0 else "−") + texte
 
 
-def _version() -> str:
-    racine = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(racine), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = "inconnu"
-    from . import __version__
+def preparer_ensemble(parametres: Parametres) -> dict:
+    """Lit, valide et rattache une fois l'année (et la précédente si présente) pour tout un lot.
 
-    return f"{__version__}, commit {commit}"
+    Parameters
+    ----------
+    parametres : Parametres
+        Paramètres du calcul.
+
+    Returns
+    -------
+    dict
+        ``parametres``, ``referentiel``, ``activite``, ``situee``, ``precedente`` et
+        ``source_precedente`` : de quoi préparer chaque rapport sans relire les fichiers.
+    """
+    referentiel = charger_referentiel(None, parametres.chemin_referentiel)
+    inconnus = [c for c in parametres.departements if c not in referentiel.departements_demandes]
+    if inconnus:
+        raise ErreurParametre(
+            f"Département(s) absent(s) du référentiel : {', '.join(inconnus)}. Codes disponibles : "
+            f"{', '.join(referentiel.departements_demandes)}."
+        )
+    chemin = chemin_donnees_annee(parametres.chemin_donnees, parametres.annee)
+    if chemin is None:
+        raise ErreurParametre(
+            f"Aucune donnée pour {parametres.annee} dans {chemin_affichable(parametres.chemin_donnees)} : "
+            f"attendu {parametres.annee}/ (dossier de CSV) ou activite_{parametres.annee}.xlsx."
+        )
+    activite = lire_activite(
+        chemin, annee=parametres.annee, tolerant=parametres.tolerant, referentiel=referentiel
+    )
+    situee = situer_activite(activite, referentiel, parametres.distance_proximite_m)
+    precedente, source_precedente = None, None
+    chemin_precedent = chemin_donnees_annee(parametres.chemin_donnees, parametres.annee - 1)
+    if chemin_precedent is not None and chemin_precedent != chemin:
+        anterieure = lire_activite(
+            chemin_precedent, annee=parametres.annee - 1, tolerant=True, referentiel=referentiel
+        )
+        precedente = situer_activite(anterieure, referentiel, parametres.distance_proximite_m)
+        source_precedente = chemin_affichable(chemin_precedent)
+    return {
+        "parametres": parametres,
+        "referentiel": referentiel,
+        "activite": activite,
+        "situee": situee,
+        "precedente": precedente,
+        "source_precedente": source_precedente,
+    }
+
+
+def ecrire_ensemble(ensemble: dict, chemin: str | Path) -> Path:
+    """Écrit l'ensemble préparé (pickle) pour que chaque notebook du lot le relise sans recalcul."""
+    chemin = Path(chemin)
+    with open(chemin, "wb") as flux:
+        pickle.dump(ensemble, flux, protocol=pickle.HIGHEST_PROTOCOL)
+    return chemin
 
 
 def preparer_rapport(
     territoire: str | int,
-    annee: int = 2023,
-    donnees: str | Path = "data/demo",
-    referentiel: str | Path | None = None,
+    parametres: Parametres | None = None,
+    *,
     sortie: str | Path | None = None,
-    tolerant: bool = False,
-    distance_proximite_m: float = DISTANCE_PROXIMITE_M,
+    ensemble: str | Path | None = None,
+    **valeurs,
 ) -> Rapport:
     """Prépare un rapport : lit et valide l'année (et la précédente si présente), rattache, calcule.
 
@@ -511,55 +575,49 @@ def preparer_rapport(
     ----------
     territoire : str or int
         Code de département (``"95"``, ``95``, ``"095"``) ou ``"synthese"``.
-    annee : int
-        Année du rapport.
-    donnees : str or Path
-        Dossier de données (``DONNEES/<annee>/`` ou ``DONNEES/activite_<annee>.xlsx``).
-    referentiel : str or Path, optional
-        Dossier du référentiel installé (défaut : celui du projet).
+    parametres : Parametres, optional
+        Paramètres du calcul ; sinon construits à partir de ``valeurs`` (``annee``,
+        ``donnees``, ``referentiel``, ``tolerant``, ``distance_proximite_m``…), les chemins
+        relatifs étant cherchés depuis le répertoire courant puis depuis le projet.
     sortie : str or Path, optional
         Dossier où écrire ``indicateurs.csv``, ``carte.html`` et ``figures/`` ; rien n'est écrit
         si vide.
-    tolerant : bool
-        Écarter les lignes en erreur au lieu d'arrêter.
-    distance_proximite_m : float
-        Distance de proximité aux QPV (mètres).
+    ensemble : str or Path, optional
+        Fichier écrit par le lot (``ecrire_ensemble``) : l'activité déjà lue et rattachée ;
+        vide, les données sont lues ici.
+    **valeurs
+        Champs de ``Parametres``.
 
     Returns
     -------
     Rapport
     """
-    charge = charger_referentiel(None, referentiel or None)
+    if ensemble:
+        with open(ensemble, "rb") as flux:
+            prepare = pickle.load(flux)
+    else:
+        valeurs = {cle: v for cle, v in valeurs.items() if v not in (None, "")}
+        prepare = preparer_ensemble(parametres or Parametres(**valeurs))
+    parametres, referentiel = prepare["parametres"], prepare["referentiel"]
     code = SYNTHESE if str(territoire).strip().lower() == SYNTHESE else normaliser_departement(territoire)
-    if code != SYNTHESE and code not in charge.departements_demandes:
+    if code != SYNTHESE and code not in referentiel.departements_demandes:
         raise ErreurParametre(
             f"Département {code} absent du référentiel installé ; codes disponibles : "
-            f"{', '.join(charge.departements_demandes)}."
+            f"{', '.join(referentiel.departements_demandes)}."
         )
-    annee = int(annee)
-    chemin = chemin_donnees_annee(donnees, annee)
-    if chemin is None:
-        raise ErreurDonnees(
-            f"Aucune donnée pour {annee} dans {donnees} : attendu {donnees}/{annee}/ (CSV) ou "
-            f"{donnees}/activite_{annee}.xlsx."
-        )
-    activite = lire_activite(chemin, annee=annee, tolerant=bool(tolerant), referentiel=charge)
-    situee = situer_activite(activite, charge, float(distance_proximite_m))
-    precedente = None
-    chemin_precedent = chemin_donnees_annee(donnees, annee - 1)
-    if chemin_precedent is not None and chemin_precedent != chemin:
-        anterieure = lire_activite(chemin_precedent, annee=annee - 1, tolerant=True, referentiel=charge)
-        precedente = situer_activite(anterieure, charge, float(distance_proximite_m))
-    indicateurs = calculer_indicateurs(situee, charge, code, precedente)
+    indicateurs = calculer_indicateurs(prepare["situee"], referentiel, code, prepare["precedente"])
     dossier = Path(sortie) if sortie else None
     if dossier:
         ecrire_indicateurs(indicateurs, dossier / "indicateurs.csv")
-    parametres = {
-        "territoire": code,
-        "annee": annee,
-        "donnees": str(chemin),
-        "tolerant": bool(tolerant),
-        "distance_proximite_m": float(distance_proximite_m),
-        "annee_precedente": str(chemin_precedent) if precedente is not None else "absente",
-    }
-    return Rapport(code, annee, charge, activite, situee, precedente, indicateurs, dossier, parametres)
+    return Rapport(
+        code,
+        parametres.annee,
+        referentiel,
+        prepare["activite"],
+        prepare["situee"],
+        prepare["precedente"],
+        indicateurs,
+        dossier,
+        parametres,
+        prepare["source_precedente"],
+    )

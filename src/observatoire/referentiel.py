@@ -9,7 +9,6 @@ sont chargées en EPSG:2154 (Lambert-93) avec le millésime et la provenance dan
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -22,22 +21,22 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from .commun import appliquer_droits, racine_projet, remplacer_dossier, sha256_fichier
 from .erreurs import ErreurParametre, ErreurReferentiel
 from .territoires import normaliser_departements
 
 __all__ = [
     "CRS_CALCUL",
-    "DEPARTEMENTS_PAR_DEFAUT",
     "MILLESIME_QPV",
     "Referentiel",
     "charger_referentiel",
     "dossier_referentiel_par_defaut",
+    "installer_fichiers",
     "installer_referentiel",
     "verifier_referentiel",
 ]
 
 CRS_CALCUL = "EPSG:2154"
-DEPARTEMENTS_PAR_DEFAUT = ("78", "92", "95")
 MILLESIME_QPV = 2024
 MILLESIME_COG = 2024
 NOM_MANIFESTE = "manifest.json"
@@ -135,15 +134,7 @@ def dossier_referentiel_par_defaut() -> Path:
     """
     if os.environ.get("OBSERVATOIRE_REFERENTIEL"):
         return Path(os.environ["OBSERVATOIRE_REFERENTIEL"]).expanduser().resolve()
-    return _racine_projet() / "data" / "reference"
-
-
-def _racine_projet() -> Path:
-    for depart in (Path.cwd(), Path(__file__).resolve().parent):
-        for dossier in (depart, *depart.parents):
-            if (dossier / "pyproject.toml").is_file() and (dossier / "src" / "observatoire").is_dir():
-                return dossier
-    return Path.cwd()
+    return racine_projet() / "data" / "reference"
 
 
 # --------------------------------------------------------------------------- installation
@@ -180,7 +171,7 @@ def installer_referentiel(
         )
     fichiers = _fichiers_du_miroir(miroir)
     provenance = miroir / "PROVENANCE.md"
-    return _installer_fichiers(
+    return installer_fichiers(
         fichiers,
         Path(vers) if vers else dossier_referentiel_par_defaut(),
         mode="miroir",
@@ -206,9 +197,29 @@ def _fichiers_du_miroir(miroir: Path) -> dict[str, Path]:
     return fichiers
 
 
-def _installer_fichiers(
+def installer_fichiers(
     fichiers: dict[str, Path], cible: Path, *, mode: str, origine: str, documents: list[Path]
 ) -> dict:
+    """Copie, relit et installe des couches d'un coup (miroir ou téléchargement).
+
+    Le référentiel en place n'est remplacé qu'une fois tout copié et relu sans erreur.
+
+    Parameters
+    ----------
+    fichiers : dict
+        Nom de couche → fichier source.
+    cible : Path
+        Dossier d'installation.
+    mode, origine : str
+        Pour le manifeste (``miroir`` ou ``telechargement`` ; d'où viennent les fichiers).
+    documents : list of Path
+        Documents copiés tels quels (``PROVENANCE.md``).
+
+    Returns
+    -------
+    dict
+        Le manifeste écrit.
+    """
     cible.parent.mkdir(parents=True, exist_ok=True)
     temporaire = Path(tempfile.mkdtemp(prefix=".reference-", dir=cible.parent))
     try:
@@ -226,7 +237,7 @@ def _installer_fichiers(
                 "millesime": MILLESIME_QPV if nom.startswith("qpv") else MILLESIME_COG,
                 "entites": int(len(table)),
                 "octets": destination.stat().st_size,
-                "sha256": _sha256(destination),
+                "sha256": sha256_fichier(destination),
             }
         for document in documents:
             shutil.copyfile(document, temporaire / document.name)
@@ -241,26 +252,12 @@ def _installer_fichiers(
         (temporaire / NOM_MANIFESTE).write_text(
             json.dumps(manifeste, ensure_ascii=False, indent=2), encoding="utf-8"
         )
-        if cible.exists():
-            ancien = cible.with_name(cible.name + ".ancien")
-            shutil.rmtree(ancien, ignore_errors=True)
-            cible.rename(ancien)
-            temporaire.rename(cible)
-            shutil.rmtree(ancien, ignore_errors=True)
-        else:
-            temporaire.rename(cible)
+        appliquer_droits(temporaire)
+        remplacer_dossier(temporaire, cible)
     finally:
         shutil.rmtree(temporaire, ignore_errors=True)
     _lire_couches.cache_clear()
     return manifeste
-
-
-def _sha256(chemin: Path) -> str:
-    empreinte = hashlib.sha256()
-    with open(chemin, "rb") as flux:
-        for bloc in iter(lambda: flux.read(1 << 20), b""):
-            empreinte.update(bloc)
-    return empreinte.hexdigest()
 
 
 def _lire_couche_brute(chemin: Path, couche: _Couche) -> gpd.GeoDataFrame:
@@ -309,7 +306,7 @@ def _exiger_sommes(dossier: Path, manifeste: dict) -> None:
         chemin = dossier / description["fichier"]
         if not chemin.is_file():
             ecarts.append(f"{nom} : fichier {chemin} absent")
-        elif _sha256(chemin) != description["sha256"]:
+        elif sha256_fichier(chemin) != description["sha256"]:
             ecarts.append(f"{nom} : {chemin} ne correspond pas à sa somme sha256")
     if ecarts:
         raise ErreurReferentiel(
@@ -323,7 +320,7 @@ def _exiger_sommes(dossier: Path, manifeste: dict) -> None:
 def _lire_couches(dossier: Path, signature: float) -> tuple[dict[str, gpd.GeoDataFrame], dict]:
     manifeste = _lire_manifeste(dossier)
     _exiger_sommes(dossier, manifeste)
-    couches = {}
+    couches: dict[str, gpd.GeoDataFrame | None] = {}
     for nom in ("qpv", "communes", "epci", "ept", "departements"):
         if nom not in manifeste["couches"]:
             couches[nom] = None

@@ -1,7 +1,7 @@
 """Téléchargement du référentiel depuis les sources officielles (data.gouv.fr, geo.api.gouv.fr).
 
 Construit les mêmes fichiers que le miroir (mêmes colonnes) puis les installe avec
-``referentiel._installer_fichiers`` : rien n'est installé si un téléchargement échoue.
+``referentiel.installer_fichiers`` : rien n'est installé si un téléchargement échoue.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import geopandas as gpd
 import pandas as pd
 
 from .erreurs import ErreurReferentiel
+from .parametres import DEPARTEMENTS_PAR_DEFAUT
 from .referentiel import (
     CRS_CALCUL,
-    DEPARTEMENTS_PAR_DEFAUT,
-    _installer_fichiers,
     dossier_referentiel_par_defaut,
+    installer_fichiers,
 )
 from .territoires import normaliser_departements
 
@@ -80,7 +80,7 @@ def telecharger_referentiel(
             chemin = Path(dossier) / f"{nom}.geojson"
             table.to_crs(_CRS_GEOJSON).to_file(chemin, driver="GeoJSON")
             fichiers[nom] = chemin
-        return _installer_fichiers(
+        return installer_fichiers(
             fichiers,
             Path(vers) if vers else dossier_referentiel_par_defaut(),
             mode="telechargement",

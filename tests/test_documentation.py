@@ -130,4 +130,6 @@ def test_axes_de_comptage_a_graduations_entieres(maximum):
             if limites[0] <= g <= limites[1]:
                 assert texte.replace(FINE, "") == str(int(g)), (g, texte)
         titre = axe.get_title(loc="left")
-        assert "\n" in titre and titre.replace("\n", " ").strip() == ("Titre " * 30).strip(), "titre replié, jamais coupé"
+        assert "\n" in titre and titre.replace("\n", " ").strip() == ("Titre " * 30).strip(), (
+            "titre replié, jamais coupé"
+        )

@@ -11,6 +11,7 @@ from shapely import Point, box
 
 from observatoire import (
     Activite,
+    ErreurDonnees,
     Referentiel,
     calculer_indicateurs,
     couverture_qpv,
@@ -218,9 +219,24 @@ def _activite(seances, participations, demandes=None):
 
 
 def test_indicateurs_annee_vide(mini_referentiel, ecrire_jeu):
+    """Le lecteur refuse une table sans ligne ; les indicateurs, eux, tiennent sans division par zéro."""
     entetes = {table: texte.split("\n", 1)[0] + "\n" for table, texte in TABLES_VALIDES.items()}
-    activite = lire_activite(ecrire_jeu(**entetes), referentiel=mini_referentiel)
-    situee = situer_activite(activite, mini_referentiel)
+    with pytest.raises(ErreurDonnees, match="sans aucune ligne de données"):
+        lire_activite(ecrire_jeu(**entetes), referentiel=mini_referentiel)
+    seances = _seances(("95001", (X0 + 100, Y0 + 100), False)).iloc[:0]
+    participations = pd.DataFrame(
+        {
+            c: pd.Series(dtype=t)
+            for c, t in [
+                ("id_seance", object),
+                ("public", object),
+                ("code_commune_origine", object),
+                ("departement_origine", object),
+                ("nombre", "int64"),
+            ]
+        }
+    )
+    situee = situer_activite(_activite(seances, participations), mini_referentiel)
     indicateurs = calculer_indicateurs(situee, mini_referentiel)
     assert valeur(indicateurs, "participations") == 0
     assert valeur(indicateurs, "actions") == 0

@@ -552,15 +552,20 @@ def test_carte_infobulles_et_valeurs_recalculees(territoire, brut):
             assert p["participations"].replace("\u202f", "") == str(n), code
             taux = Decimal(repr(float(n / population[code] * 10_000))).quantize(Decimal("0.1"), ROUND_HALF_UP)
             assert p["taux"] == str(taux).replace(".", ","), code
-    # Fenêtres des lieux : les participations de chaque séance placée.
-    comptes = sorted(
-        int(c.replace("\u202f", "")) for c in re.findall(r"<br>([\d\u202f]+) participations", page)
+    # Fenêtres des lieux : une par lieu, avec ses séances et leurs participations.
+    totaux = sorted(
+        (int(n), int(p.replace("\u202f", "")))
+        for n, p in re.findall(r"<br>(\d+) séance\(s\), ([\d\u202f]+) participations", page)
     )
     t = _lire(DEMO / "2023")
     seances = t["seances"]
-    placees = seances[(seances["distanciel"] == False) & seances["latitude"].notna()]  # noqa: E712
+    placees = seances[(seances["distanciel"] == False) & seances["latitude"].notna()].copy()  # noqa: E712
     if territoire != "synthese":
         deps = brut["communes"].set_index("insee_com")["insee_dep"]
         placees = placees[placees["code_commune"].map(deps) == territoire]
     par_seance = t["participations"].groupby("id_seance")["nombre"].sum()
-    assert comptes == sorted(int(par_seance.get(s, 0)) for s in placees["id_seance"])
+    placees["n"] = placees["id_seance"].map(par_seance).fillna(0).astype(int)
+    par_lieu = placees.groupby([placees["latitude"].round(5), placees["longitude"].round(5)])["n"].agg(
+        ["size", "sum"]
+    )
+    assert totaux == sorted(zip(par_lieu["size"], par_lieu["sum"], strict=True))

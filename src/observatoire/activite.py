@@ -13,9 +13,12 @@ enregistrements de problèmes.
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import io
 import json
 import re
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +50,15 @@ COLONNES_PROBLEMES = [
 FICHIER_DEMONSTRATION = "demonstration.json"
 
 
+NOMBRE_MAX = 100_000  # participations sur une ligne : au-delà, une saisie erronée
+DEMI_JOURNEES_MAX = 20  # demi-journées d'une séance (deux semaines)
+ANNEE_MIN, ANNEE_MAX = 1990, 2100
+ECART_COMMUNE_M = 100.0  # un lieu plus loin que cela de sa commune déclarée est signalé
+# Numéros de série Excel des dates de 1990 à 2100 (jour 0 = 30/12/1899).
+SERIE_EXCEL_MIN, SERIE_EXCEL_MAX = 32_874, 73_415
+_MOTIF_DEPARTEMENT_DE_COMMUNE = re.compile(r"^(?:0[1-9]|1\d|2[AB]|[3-8]\d|9[0-5]|97[1-6])")
+
+
 @dataclass(frozen=True)
 class _Colonne:
     nom: str
@@ -57,6 +69,7 @@ class _Colonne:
     vocabulaire: str | None = None
     reference: tuple[str, str] | None = None
     defaut: str = ""
+    maximum: int | None = None  # borne haute plausible d'un entier (au-delà : erreur)
 
 
 CONTRAT: dict[str, tuple[_Colonne, ...]] = {
@@ -72,7 +85,7 @@ CONTRAT: dict[str, tuple[_Colonne, ...]] = {
         _Colonne("id_seance", "identifiant", obligatoire=True, unique=True),
         _Colonne("id_action", "identifiant", obligatoire=True, reference=("actions", "id_action")),
         _Colonne("date", "date", obligatoire=True),
-        _Colonne("demi_journees", "entier", requise=False, defaut="1"),
+        _Colonne("demi_journees", "entier", requise=False, defaut="1", maximum=DEMI_JOURNEES_MAX),
         _Colonne("code_commune", "commune"),
         _Colonne("lieu", "texte", requise=False),
         _Colonne("latitude", "decimal", requise=False),
@@ -84,7 +97,7 @@ CONTRAT: dict[str, tuple[_Colonne, ...]] = {
         _Colonne("public", "vocabulaire", obligatoire=True, vocabulaire="public"),
         _Colonne("code_commune_origine", "commune", requise=False),
         _Colonne("departement_origine", "departement", requise=False),
-        _Colonne("nombre", "entier", obligatoire=True),
+        _Colonne("nombre", "entier", obligatoire=True, maximum=NOMBRE_MAX),
     ),
     "demandes": (
         _Colonne("id_demande", "identifiant", obligatoire=True, unique=True),
@@ -279,7 +292,7 @@ def _lire_sources(chemin: Path) -> tuple[dict[str, _Brute], list[dict]]:
         if not fichier.is_file():
             absentes.append(fichier.name)
             continue
-        brutes[table] = _Brute(table, fichier.name, _lire_csv(fichier))
+        brutes[table] = _Brute(table, fichier.name, _lire_csv(fichier, table, problemes))
     if absentes:
         raise ErreurDonnees(
             f"Fichier(s) absent(s) dans {chemin} : {', '.join(absentes)}. Le dossier doit "
@@ -288,37 +301,153 @@ def _lire_sources(chemin: Path) -> tuple[dict[str, _Brute], list[dict]]:
     return brutes, problemes
 
 
-def _lire_csv(fichier: Path) -> pd.DataFrame:
+def _lire_csv(fichier: Path, table: str, problemes: list[dict]) -> pd.DataFrame:
+    texte = _decoder(fichier)
+    if not texte.strip():
+        raise ErreurDonnees(
+            f"{fichier.name} : fichier vide. Exportez la table {table} avec sa ligne d'en-tête "
+            "(voir data/README.md)."
+        )
+    premiere = next(ligne for ligne in texte.splitlines() if ligne.strip())
+    separateur = max((";", ",", "\t"), key=premiere.count)
+    lecteur = csv.reader(io.StringIO(texte, newline=""), delimiter=separateur, quotechar='"', strict=False)
+    lignes: list[tuple[int, list[str]]] = []
+    fin_precedente = 0
+    try:
+        for champs in lecteur:
+            debut, fin_precedente = fin_precedente + 1, lecteur.line_num
+            if any(champ.strip() for champ in champs):
+                lignes.append((debut, champs))
+    except csv.Error as erreur:
+        raise ErreurDonnees(
+            f"{fichier.name}, ligne {lecteur.line_num} : CSV illisible ({erreur}). Vérifiez les guillemets "
+            "de cette ligne."
+        ) from erreur
+    return _table_depuis_lignes(lignes, table, fichier.name, problemes)
+
+
+_MULTIOCTET_UTF8 = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
+
+
+def _decoder(fichier: Path) -> str:
+    """UTF-8 (avec ou sans BOM), sinon cp1252 si tout le fichier l'est ; jamais de remplacement.
+
+    Un fichier UTF-8 qui contient un octet invalide n'est pas relu en cp1252 (ce qui changerait
+    chaque « é » en « Ã© ») : l'erreur dit la ligne et l'octet fautifs.
+    """
     octets = fichier.read_bytes()
     try:
-        texte = octets.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        texte = octets.decode("cp1252", errors="replace")
-    premiere = texte.split("\n", 1)[0]
-    separateur = max((";", ",", "\t"), key=premiere.count)
+        return octets.decode("utf-8-sig")
+    except UnicodeDecodeError as erreur:
+        if _MULTIOCTET_UTF8.search(octets) or octets.startswith(b"\xef\xbb\xbf"):
+            raise _erreur_encodage(fichier, octets, erreur.start, "UTF-8") from None
     try:
-        table = pd.read_csv(
-            io.StringIO(texte),
-            sep=separateur,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            engine="c",
-        )
-    except pd.errors.ParserError as erreur:
+        return octets.decode("cp1252")
+    except UnicodeDecodeError as erreur:
+        raise _erreur_encodage(fichier, octets, erreur.start, "cp1252 (Windows)") from None
+
+
+def _erreur_encodage(fichier: Path, octets: bytes, position: int, encodage: str) -> ErreurDonnees:
+    ligne = octets.count(b"\n", 0, position) + 1
+    colonne = position - (octets.rfind(b"\n", 0, position) + 1) + 1
+    return ErreurDonnees(
+        f"{fichier.name}, ligne {ligne}, octet {colonne} (0x{octets[position]:02X}) : caractère invalide en "
+        f"{encodage}. Le fichier mélange des encodages : réenregistrez-le en « CSV UTF-8 » depuis Excel ou "
+        "LibreOffice, puis vérifiez les accents de cette ligne."
+    )
+
+
+_EN_TETE_MAX = 10  # lignes parcourues pour trouver un en-tête placé sous un titre
+
+
+def _cle_colonne(nom: object) -> str:
+    texte = unicodedata.normalize("NFKD", str(nom).replace("\ufeff", "")).encode("ascii", "ignore").decode()
+    return re.sub(r"[\s\-]+", "_", texte.strip().lower())
+
+
+def _table_depuis_lignes(
+    lignes: list[tuple[int, list[str]]], table: str, fichier: str, problemes: list[dict]
+):
+    """Table de chaînes (index = ligne vue dans Excel − 2) depuis des lignes numérotées.
+
+    L'en-tête est la première ligne non vide ; ses noms sont comparés au contrat sans casse, sans
+    accents et sans espaces autour. Une ligne qui n'a pas le nombre de champs de l'en-tête est une
+    erreur à sa ligne (ses champs vides en trop sont tolérés : Excel en ajoute).
+    """
+    if not lignes:
         raise ErreurDonnees(
-            f"{fichier.name} : fichier CSV illisible ({erreur}). Vérifiez le séparateur "
-            "(« ; » ou « , ») et les guillemets."
-        ) from erreur
-    table.columns = [str(c).strip().lstrip("\ufeff") for c in table.columns]
-    return table
+            f"{fichier} : aucune ligne (ni en-tête). Exportez la table {table} avec sa ligne d'en-tête."
+        )
+    attendues = {_cle_colonne(c.nom): c.nom for c in CONTRAT[table]}
+    requises = {c.nom for c in CONTRAT[table] if c.requise}
+    ligne_en_tete, en_tete = lignes[0]
+    noms = [attendues.get(_cle_colonne(nom), str(nom).strip().replace("\ufeff", "")) for nom in en_tete]
+    if not requises <= set(noms):
+        for numero, champs in lignes[1:_EN_TETE_MAX]:
+            candidats = {attendues.get(_cle_colonne(c)) for c in champs}
+            if len(requises & candidats) >= max(2, len(requises) // 2):
+                raise ErreurDonnees(
+                    f"{fichier} : l'en-tête semble être en ligne {numero}, pas en ligne {ligne_en_tete}. Supprimez "
+                    "les lignes de titre au-dessus des noms de colonnes."
+                )
+    doubles = sorted({n for n in noms if n and noms.count(n) > 1})
+    if doubles:
+        raise ErreurDonnees(
+            f"{fichier}, ligne {ligne_en_tete} : colonne(s) en double : {', '.join(doubles)}. Gardez une seule "
+            "colonne de chaque nom."
+        )
+    largeur = len(noms)
+    numeros, valeurs = [], []
+    for numero, champs in lignes[1:]:
+        if len(champs) > largeur and any(c.strip() for c in champs[largeur:]):
+            problemes.append(
+                _probleme(
+                    table, fichier, numero, None, "", "erreur",
+                    f"{len(champs)} champs au lieu de {largeur} (un séparateur de trop, ou une valeur décalée)",
+                    "Vérifiez cette ligne : un « ; » ou une « , » dans un texte doit être entre guillemets.",
+                )
+            )  # fmt: skip
+        elif len(champs) < largeur:
+            problemes.append(
+                _probleme(
+                    table, fichier, numero, None, "", "erreur",
+                    f"{len(champs)} champs au lieu de {largeur} (valeurs manquantes en fin de ligne)",
+                    "Complétez la ligne ou vérifiez qu'elle n'a pas été coupée en deux.",
+                )
+            )  # fmt: skip
+        numeros.append(numero)
+        valeurs.append((champs + [""] * largeur)[:largeur])
+    donnees = pd.DataFrame(valeurs, columns=noms, index=pd.Index(numeros, dtype="int64") - 2, dtype=object)
+    if donnees.empty:
+        donnees = pd.DataFrame(columns=noms, index=pd.Index([], dtype="int64"), dtype=object)
+    return donnees.fillna("").astype(str)
+
+
+EXCEL_ERREURS = (
+    "#N/A",
+    "#VALEUR!",
+    "#VALUE!",
+    "#REF!",
+    "#DIV/0!",
+    "#NOM?",
+    "#NAME?",
+    "#NUM!",
+    "#NUL!",
+    "#NULL!",
+)
 
 
 def _lire_classeur(chemin: Path, problemes: list[dict]) -> dict[str, _Brute]:
+    from openpyxl import load_workbook
+
     try:
-        feuilles = pd.read_excel(chemin, sheet_name=None, dtype=str, keep_default_na=False)
+        classeur = load_workbook(chemin, read_only=True, data_only=True)
     except Exception as erreur:  # openpyxl : fichiers corrompus de formes variées
-        raise ErreurDonnees(f"Classeur illisible : {chemin.name} ({erreur}).") from erreur
+        raise ErreurDonnees(
+            f"Classeur illisible : {chemin.name} ({type(erreur).__name__}). Rouvrez-le dans Excel ou "
+            "LibreOffice et réenregistrez-le au format .xlsx."
+        ) from erreur
+    feuilles = {nom.strip(): nom for nom in classeur.sheetnames}
     absentes = [t for t in TABLES if t not in feuilles]
     if absentes:
         raise ErreurDonnees(
@@ -341,10 +470,32 @@ def _lire_classeur(chemin: Path, problemes: list[dict]) -> dict[str, _Brute]:
             )
     brutes = {}
     for table in TABLES:
-        donnees = feuilles[table].copy()
-        donnees.columns = [str(c).strip() for c in donnees.columns]
-        brutes[table] = _Brute(table, f"{chemin.name}, feuille {table}", donnees.fillna("").astype(str))
+        lignes = [
+            (numero, [_texte_cellule(v) for v in valeurs])
+            for numero, valeurs in enumerate(classeur[feuilles[table]].iter_rows(values_only=True), start=1)
+            if any(v is not None and str(v).strip() for v in valeurs)
+        ]
+        fichier = f"{chemin.name}, feuille {table}"
+        if not lignes:
+            raise ErreurDonnees(
+                f"{fichier} : feuille vide. Elle doit avoir sa ligne d'en-tête (voir data/README.md)."
+            )
+        brutes[table] = _Brute(table, fichier, _table_depuis_lignes(lignes, table, fichier, problemes))
+    classeur.close()
     return brutes
+
+
+def _texte_cellule(valeur: object) -> str:
+    """Valeur de cellule en texte : dates ISO, entiers sans « .0 », erreurs Excel telles quelles."""
+    if valeur is None:
+        return ""
+    if isinstance(valeur, dt.datetime):
+        return valeur.strftime("%Y-%m-%d") if valeur.time() == dt.time() else valeur.isoformat(sep=" ")
+    if isinstance(valeur, dt.date):
+        return valeur.isoformat()
+    if isinstance(valeur, float) and valeur.is_integer() and abs(valeur) < 1e15:
+        return str(int(valeur))
+    return str(valeur)
 
 
 def _controler_structure(brutes: dict[str, _Brute], problemes: list[dict]) -> None:
@@ -381,6 +532,15 @@ def _controler_structure(brutes: dict[str, _Brute], problemes: list[dict]) -> No
                 )
         vides = brute.donnees.apply(lambda s: s.str.strip() == "").all(axis=1)
         brute.donnees = brute.donnees[~vides]
+    for table, brute in brutes.items():
+        if brute.donnees.empty and table != "demandes":
+            structure.append(
+                _probleme(
+                    table, brute.fichier, 2, None, "", "erreur",
+                    f"table {table} sans aucune ligne de données",
+                    "Exportez les lignes de l'année sous l'en-tête ; une année sans activité ne fait pas de rapport.",
+                )
+            )  # fmt: skip
     if structure:
         tableau = _tableau_problemes(structure + problemes)
         raise ErreurDonnees("Structure des données non conforme au contrat :\n" + _apercu(tableau), tableau)
@@ -394,6 +554,7 @@ def _normaliser(table: str, brute: _Brute, referentiel: Referentiel, problemes) 
     for colonne in CONTRAT[table]:
         if colonne.nom in brute.donnees.columns:
             valeurs = brute.donnees[colonne.nom].astype(str).str.strip()
+            _signaler_erreurs_excel(valeurs, brute, colonne.nom, problemes)
         else:
             valeurs = pd.Series(colonne.defaut, index=brute.donnees.index, dtype=object)
         if colonne.format == "commune":
@@ -402,6 +563,23 @@ def _normaliser(table: str, brute: _Brute, referentiel: Referentiel, problemes) 
             valeurs = valeurs.map(_normaliser_code_departement)
         donnees[colonne.nom] = valeurs.astype(object)
     return donnees
+
+
+def _signaler_erreurs_excel(valeurs: pd.Series, brute: _Brute, colonne: str, problemes: list[dict]) -> None:
+    erreurs = valeurs.str.upper().isin(EXCEL_ERREURS)
+    for index in valeurs.index[erreurs]:
+        problemes.append(
+            _probleme(
+                brute.table,
+                brute.fichier,
+                index + 2,
+                colonne,
+                valeurs[index],
+                "erreur",
+                f"valeur d'erreur Excel « {valeurs[index]} » (formule en échec)",
+                "Corrigez la formule dans le classeur source, ou remplacez la cellule par sa valeur.",
+            )
+        )
 
 
 def _normaliser_code_departement(valeur: str) -> str:
@@ -494,12 +672,20 @@ def _controles_format(colonne: _Colonne, normalisees, referentiel) -> list[pa.Ch
         nom = colonne.vocabulaire or ""
         return [pa.Check(lambda s: vide(s) | normaliser_vocabulaire(s, nom).notna(), name="vocabulaire")]
     if f == "date":
-        return [pa.Check(lambda s: vide(s) | _dates(s).notna(), name="date")]
+        return [
+            pa.Check(lambda s: vide(s) | _dates(s).notna(), name="date"),
+            pa.Check(
+                lambda s: _dates(s).isna() | _dates(s).dt.year.between(ANNEE_MIN, ANNEE_MAX),
+                name="date_plausible",
+            ),
+        ]
     if f == "entier":
+        maximum = colonne.maximum if colonne.maximum is not None else np.inf
         return [
             pa.Check(lambda s: vide(s) | _decimaux(s).notna(), name="nombre"),
             pa.Check(lambda s: ~(_decimaux(s) < 0), name="negatif"),
             pa.Check(lambda s: ~((_decimaux(s) % 1).fillna(0) != 0), name="entier"),
+            pa.Check(lambda s: ~(_decimaux(s) > maximum), name=f"borne_{maximum:.0f}"),
         ]
     if f == "decimal":
         return [pa.Check(lambda s: vide(s) | _decimaux(s).notna(), name="nombre")]
@@ -510,6 +696,14 @@ def _controles_format(colonne: _Colonne, normalisees, referentiel) -> list[pa.Ch
         couverts = set(referentiel.departements_demandes)
         return [
             pa.Check(lambda s: vide(s) | s.str.fullmatch(_MOTIF_COMMUNE.pattern), name="format_commune"),
+            pa.Check(
+                lambda s: (
+                    vide(s)
+                    | ~s.str.fullmatch(_MOTIF_COMMUNE.pattern)
+                    | s.str.match(_MOTIF_DEPARTEMENT_DE_COMMUNE)
+                ),
+                name="departement_inexistant",
+            ),
             pa.Check(
                 lambda s: (
                     vide(s)
@@ -532,6 +726,9 @@ def _controles_format(colonne: _Colonne, normalisees, referentiel) -> list[pa.Ch
 
 
 def _message(table, colonne, controle, valeur, donnees, index) -> tuple[str, str]:
+    valeur = str(valeur)
+    if len(valeur) > LONGUEUR_VALEUR_MAX:
+        valeur = valeur[: LONGUEUR_VALEUR_MAX - 1] + "…"
     if controle == "obligatoire":
         return "valeur manquante", f"Remplissez « {colonne} »."
     if controle == "field_uniqueness":
@@ -548,7 +745,29 @@ def _message(table, colonne, controle, valeur, donnees, index) -> tuple[str, str
             f"Utilisez un code ou un libellé de la liste (data/README.md).{conseil}",
         )
     if controle == "date":
-        return f"date illisible « {valeur} »", "Écrivez la date JJ/MM/AAAA ou AAAA-MM-JJ."
+        conseil = ""
+        if re.fullmatch(r"\d{4,6}", str(valeur).strip()):
+            conseil = (
+                " Ce nombre ressemble à un numéro de série de date Excel hors de 1990-2100 : mettez la "
+                "colonne au format Date dans Excel."
+            )
+        return f"date illisible « {valeur} »", "Écrivez la date JJ/MM/AAAA ou AAAA-MM-JJ." + conseil
+    if controle == "date_plausible":
+        return (
+            f"date invraisemblable « {valeur} »",
+            f"Les dates vont de {ANNEE_MIN} à {ANNEE_MAX} : vérifiez l'année saisie.",
+        )
+    if controle.startswith("borne_"):
+        return (
+            f"nombre « {valeur} » au-delà du maximum plausible ({controle.removeprefix('borne_')} par ligne)",
+            "Vérifiez la saisie (un effectif par ligne, un nombre de demi-journées par séance).",
+        )
+    if controle == "departement_inexistant":
+        return (
+            f"code commune « {valeur} » : aucun département n'a ce code",
+            "Un code INSEE commence par le code du département (01 à 95, 2A, 2B, 971 à 976) ; "
+            "vérifiez qu'il ne s'agit pas d'un code postal ou d'une faute de frappe.",
+        )
     if controle == "nombre":
         return f"nombre illisible « {valeur} »", "Écrivez un nombre (virgule ou point décimal)."
     if controle == "negatif":
@@ -584,10 +803,17 @@ def _message(table, colonne, controle, valeur, donnees, index) -> tuple[str, str
 
 
 def _dates(valeurs: pd.Series) -> pd.Series:
+    """Dates JJ/MM/AAAA, AAAA-MM-JJ, ou numéro de série Excel plausible (1990 à 2100)."""
     texte = valeurs.astype(str).str.strip()
     francaises = pd.to_datetime(texte, format="%d/%m/%Y", errors="coerce")
     iso = pd.to_datetime(texte.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-    return francaises.fillna(iso)
+    return francaises.fillna(iso).fillna(_series_excel(texte))
+
+
+def _series_excel(texte: pd.Series) -> pd.Series:
+    nombres = pd.to_numeric(texte.where(texte.str.fullmatch(r"\d{5}")), errors="coerce")
+    plausibles = nombres.where(nombres.between(SERIE_EXCEL_MIN, SERIE_EXCEL_MAX))
+    return pd.to_datetime(plausibles, unit="D", origin="1899-12-30", errors="coerce")
 
 
 def _decimaux(valeurs: pd.Series) -> pd.Series:
@@ -640,23 +866,40 @@ def _controles_croises(normalisees, brutes, referentiel, annee, problemes) -> No
                 "Indiquez code_commune_origine, ou departement_origine (code ou « autre »).",
             )
         )
-    if annee is not None:
-        for table in ("seances", "demandes"):
-            dates = _dates(normalisees[table]["date"])
-            hors = dates.notna() & (dates.dt.year != int(annee))
-            for index in normalisees[table].index[hors]:
-                problemes.append(
-                    _probleme(
-                        table,
-                        brutes[table].fichier,
-                        index + 2,
-                        "date",
-                        brutes[table].donnees.at[index, "date"],
-                        "avertissement",
-                        f"date hors de l'année {annee}",
-                        "Vérifiez l'année de la date ou le fichier de l'année.",
-                    )
+    for table in ("seances", "demandes"):
+        texte = normalisees[table]["date"].astype(str).str.strip()
+        series = _series_excel(texte).notna()
+        for index in normalisees[table].index[series]:
+            converti = _series_excel(texte[[index]]).iloc[0]
+            problemes.append(
+                _probleme(
+                    table, brutes[table].fichier, index + 2, "date", texte[index], "avertissement",
+                    f"date saisie comme numéro de série Excel, lue {converti:%d/%m/%Y}",
+                    "Mettez la colonne au format Date (JJ/MM/AAAA) dans Excel pour lever le doute.",
                 )
+            )  # fmt: skip
+        if annee is None:
+            continue
+        dates = _dates(normalisees[table]["date"])
+        ecart = (dates.dt.year - int(annee)).abs()
+        for index in normalisees[table].index[dates.notna() & (ecart == 1)]:
+            problemes.append(
+                _probleme(
+                    table, brutes[table].fichier, index + 2, "date", texte[index], "avertissement",
+                    f"date hors de l'année {annee}",
+                    "Vérifiez l'année de la date ou le fichier de l'année.",
+                )
+            )  # fmt: skip
+        plausible = dates.dt.year.between(ANNEE_MIN, ANNEE_MAX)
+        for index in normalisees[table].index[dates.notna() & (ecart > 1) & plausible]:
+            problemes.append(
+                _probleme(
+                    table, brutes[table].fichier, index + 2, "date", texte[index], "erreur",
+                    f"date à plus d'un an de l'année {annee}",
+                    f"Les données de {annee} vont de {int(annee) - 1} à {int(annee) + 1} : corrigez l'année, "
+                    "ou rangez la ligne dans le fichier de son année.",
+                )
+            )  # fmt: skip
 
 
 def _controler_coordonnees(seances, fichier, referentiel, problemes) -> None:
@@ -699,6 +942,29 @@ def _controler_coordonnees(seances, fichier, referentiel, problemes) -> None:
         problemes.append(
             _probleme("seances", fichier, index + 2, "latitude", valeur, "erreur", message, correction)
         )
+    _controler_commune_du_lieu(seances, fichier, referentiel, problemes, x, y, a_controler, dedans)
+
+
+def _controler_commune_du_lieu(seances, fichier, referentiel, problemes, x, y, a_controler, dedans) -> None:
+    """Avertit quand un lieu est à plus de ``ECART_COMMUNE_M`` de la commune qu'il déclare."""
+    contours = referentiel.communes.set_index("insee_com").geometry
+    indices = seances.index[a_controler][dedans]
+    codes = seances.loc[indices, "code_commune"]
+    connus = codes.isin(contours.index).to_numpy()
+    if not connus.any():
+        return
+    points = shapely.points(np.asarray(x)[dedans][connus], np.asarray(y)[dedans][connus])
+    distances = shapely.distance(contours.reindex(codes[connus]).to_numpy(), points)
+    for index, code, distance in zip(indices[connus], codes[connus], distances, strict=True):
+        if distance > ECART_COMMUNE_M:
+            problemes.append(
+                _probleme(
+                    "seances", fichier, index + 2, "latitude",
+                    f"{seances.at[index, 'latitude']} ; {seances.at[index, 'longitude']}", "avertissement",
+                    f"séance {seances.at[index, 'id_seance']} : lieu à {distance:.0f} m hors de sa commune {code}",
+                    "Vérifiez les coordonnées ou le code commune du lieu (la séance est comptée à ses coordonnées).",
+                )
+            )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- rejets et typage
@@ -819,7 +1085,17 @@ def _bilan(normalisees, gardees, rejets) -> pd.DataFrame:
 # --------------------------------------------------------------------------- utilitaires
 
 
+LONGUEUR_VALEUR_MAX = 80  # au-delà, une valeur citée dans un message est abrégée par « … »
+
+
 def _probleme(table, fichier, ligne, colonne, valeur, gravite, message, correction) -> dict:
+    """Un problème ; la valeur citée est abrégée, et le texte libre privé n'est jamais repris."""
+    if colonne in COLONNES_PRIVEES.get(table, ()):
+        valeur = "(texte libre non repris)"
+    else:
+        valeur = str(valeur if valeur is not None else "")
+        if len(valeur) > LONGUEUR_VALEUR_MAX:
+            valeur = valeur[: LONGUEUR_VALEUR_MAX - 1] + "…"
     return {
         "table": table,
         "fichier": fichier,

@@ -43,6 +43,7 @@ COULEUR_CERCLES = "#6a3d9a"
 RAYON_MAX_PX = 26.0  # rayon du plus grand cercle ; l'aire des cercles est proportionnelle au compte
 POUR_HABITANTS = 10_000
 MILLESIME_POPULATION = "2021 (en vigueur en 2024)"
+SEANCES_PAR_LIEU = 10
 COULEUR_QPV = "#d95f02"
 COULEURS_LIEUX = {"dans_qpv": "#d95f02", "proximite_qpv": "#7570b3", "hors_qpv": "#1b9e77"}
 LIBELLES_LIEUX = {
@@ -336,24 +337,55 @@ class _LieuxRegroupes(folium.map.Layer):
     def __init__(self, seances: gpd.GeoDataFrame):
         super().__init__(name="Lieux des séances", overlay=True, control=True, show=True)
         self._name = "LieuxSeances"
-        lieux = []
-        for ligne in seances.itertuples():
-            fenetre = (
-                f"<strong>{html.escape(str(ligne.intitule))}</strong><br>"
-                f"{ligne.date:%d/%m/%Y} · {html.escape(str(ligne.nom_com))}"
-                + (f" · {html.escape(str(ligne.lieu))}" if str(ligne.lieu) else "")
-                + f"<br>{html.escape(LIBELLES_LIEUX.get(ligne.situation_qpv, ''))}"
-                + f"<br>{format_nombre(ligne.participants)} participations"
-            )
-            lieux.append(
-                {
-                    "lat": round(ligne.geometry.y, 5),
-                    "lon": round(ligne.geometry.x, 5),
-                    "couleur": COULEURS_LIEUX.get(ligne.situation_qpv, "#999999"),
-                    "html": fenetre,
-                }
-            )
-        self.donnees = json.dumps(lieux, ensure_ascii=False).replace("</", "<\\/")
+        self.donnees = json.dumps(_lieux(seances), ensure_ascii=False).replace("</", "<\\/")
+
+
+def _lieux(seances: gpd.GeoDataFrame) -> list[dict]:
+    """Un marqueur par lieu (coordonnées au 1e-5 degré) : ses séances, au plus ``SEANCES_PAR_LIEU``.
+
+    La taille de la carte suit le nombre de lieux, pas celui des séances : un lieu qui accueille
+    cent séances n'a qu'une fenêtre, qui liste les plus récentes et compte les autres.
+    """
+    if seances.empty:
+        return []
+    table = pd.DataFrame(
+        {
+            "lat": seances.geometry.y.round(5).to_numpy(),
+            "lon": seances.geometry.x.round(5).to_numpy(),
+            "date": seances["date"].to_numpy(),
+            "intitule": seances["intitule"].fillna("").astype(str).to_numpy(),
+            "nom_com": seances["nom_com"].fillna("").astype(str).to_numpy(),
+            "lieu": seances["lieu"].fillna("").astype(str).to_numpy(),
+            "situation": seances["situation_qpv"].astype(str).to_numpy(),
+            "participants": seances["participants"].astype("int64").to_numpy(),
+        }
+    ).sort_values(["lat", "lon", "date", "intitule"], ascending=[True, True, False, True], kind="stable")
+    lieux = []
+    for (lat, lon), groupe in table.groupby(["lat", "lon"], sort=True):
+        premiere = groupe.iloc[0]
+        nom = premiere["lieu"] or premiere["nom_com"]
+        lignes = "".join(
+            f"<li>{ligne.date:%d/%m/%Y} · {html.escape(ligne.intitule)} : "
+            f"{format_nombre(ligne.participants)} participations</li>"
+            for ligne in groupe.head(SEANCES_PAR_LIEU).itertuples()
+        )
+        reste = len(groupe) - SEANCES_PAR_LIEU
+        fenetre = (
+            f"<strong>{html.escape(nom)}</strong> ({html.escape(premiere['nom_com'])})"
+            f"<br>{html.escape(LIBELLES_LIEUX.get(premiere['situation'], ''))}"
+            f"<br>{len(groupe)} séance(s), {format_nombre(groupe['participants'].sum())} participations"
+            f"<ul class='seances-lieu'>{lignes}</ul>"
+            + (f"<em>… et {reste} autre(s) séance(s)</em>" if reste > 0 else "")
+        )
+        lieux.append(
+            {
+                "lat": float(lat),
+                "lon": float(lon),
+                "couleur": COULEURS_LIEUX.get(premiere["situation"], "#999999"),
+                "html": fenetre,
+            }
+        )
+    return lieux
 
 
 class _EchelleMetrique(MacroElement):

@@ -10,11 +10,14 @@ dans un QPV, à moins de 300 m, ou loin) et arrondies à 1e-5 degré.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import re
 import zipfile
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -116,417 +119,45 @@ class _Action:
     lieu: str = ""
 
 
+def _catalogue(nom: str) -> list[dict[str, str]]:
+    """Une table du catalogue de démonstration (``donnees/demo_*.csv``, UTF-8, ``;``)."""
+    texte = files("observatoire").joinpath("donnees", f"demo_{nom}.csv").read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(texte), delimiter=";"))
+
+
 def _actions_nommees_2023() -> list[_Action]:
-    ctg95 = [
-        (f"2023-{m:02d}-{j:02d}", v, 1)
-        for (m, j), v in zip(
-            [(3, 14), (4, 11), (5, 16), (6, 13), (9, 19), (10, 10), (11, 14), (11, 28), (12, 12)],
-            ["95127", "95585", "95500", "95018", "95219", "95280", "95127", "95585", "95487"],
-            strict=True,
-        )
-    ]
-    ceq = []
-    territoires_ceq = [
-        ("CA de Cergy-Pontoise", "95127", 6),
-        ("CU Grand Paris Seine et Oise", "78361", 6),
-        ("CA Saint Germain Boucles de Seine", "78586", 5),
-        ("CA de Saint-Quentin-en-Yvelines", "78621", 5),
-        ("CA Roissy Pays de France", "95585", 5),
-        ("CA Val Parisis", "95219", 4),
-        ("CA Plaine Vallée", "95427", 4),
-        ("Ville de Bezons", "95063", 5),
-        ("Ville de Montigny-lès-Cormeilles", "95424", 4),
-        ("Ville de Villeneuve-la-Garenne", "92078", 4),
-        ("Ville de Beaumont-sur-Oise", "95052", 4),
-    ]
-    participations_ceq = [130, 110, 70, 70, 75, 55, 50, 70, 40, 60, 50]
-    for (territoire, commune, demi), nombre in zip(territoires_ceq, participations_ceq, strict=True):
-        dates = [f"2023-{m:02d}-{7 + 3 * k:02d}" for k, m in enumerate([2, 3, 4, 5, 6, 9][:demi])]
-        ceq.append(
-            _Action(
-                f"Appui à l'élaboration du contrat de ville CEQ 2030 – {territoire}",
-                "developpement_social",
-                "ingenierie_territoriale",
-                "accompagnement",
-                commune[:2],
-                [(d, commune, 1) for d in dates],
-                nombre,
-                partenaires="Préfecture",
-            )
+    """Les actions que le rapport 2023 nomme, avec leurs séances et leurs comptes publiés."""
+    seances: dict[str, list[tuple[str, str, int]]] = {}
+    for ligne in _catalogue("seances_nommees"):
+        seances.setdefault(ligne["rang_action"], []).append(
+            (ligne["date"], ligne["code_commune"], int(ligne["demi_journees"]))
         )
     return [
         _Action(
-            "Accompagnement des CTG – réseau de la CAF du Val d'Oise (80 territoires)",
-            "developpement_social",
-            "famille",
-            "accompagnement",
-            "95",
-            ctg95,
-            268,
-            partenaires="CAF du Val d'Oise",
-        ),
-        _Action(
-            "Accompagnement des CTG – réseau de la CAF des Yvelines (45 territoires)",
-            "developpement_social",
-            "famille",
-            "accompagnement",
-            "78",
-            [("2023-10-12", "78646", 1), ("2023-11-16", "78361", 1), ("2023-12-07", "78621", 1)],
-            61,
-            partenaires="CAF des Yvelines",
-        ),
-        _Action(
-            "Groupe de travail entre pairs – équipes politique de la ville",
-            "developpement_social",
-            "ingenierie_territoriale",
-            "groupe_travail",
-            "mixte",
-            [("2023-03-23", "95018", 1), ("2023-06-22", "92050", 1), ("2023-11-23", "78440", 1)],
-            30,
-        ),
-        _Action(
-            "Temps départemental CEQ 2030 Hauts-de-Seine",
-            "developpement_social",
-            "ingenierie_territoriale",
-            "rencontre",
-            "92",
-            [("2023-04-18", "92050", 2)],
-            73,
-            partenaires="Préfecture des Hauts-de-Seine",
-            lieu="Préfecture, Nanterre",
-        ),
-        _Action(
-            "Formation « Animation participative d'un groupe de travail »",
-            "developpement_social",
-            "participation",
-            "formation",
-            "mixte",
-            [
-                ("2023-05-09", "78646", 2),
-                ("2023-05-10", "78646", 2),
-                ("2023-06-06", "92050", 2),
-                ("2023-06-07", "92050", 2),
-                ("2023-09-26", "95127", 2),
-                ("2023-09-27", "95127", 2),
-            ],
-            78,
-            partenaires="Infusion collective",
-        ),
-        _Action(
-            "Groupe d'échanges des coordonnateur·rices ASV/CLS/CLSM du Val d'Oise",
-            "egalite_justice_sociale",
-            "sante",
-            "groupe_travail",
-            "95",
-            [
-                (f"2023-{m:02d}-15", v, 1)
-                for m, v in zip(
-                    [1, 2, 3, 5, 6, 9, 10, 12],
-                    ["95018", "95585", "95127", "95277", "95219", "95500", "95680", "95280"],
-                    strict=True,
-                )
-            ],
-            100,
-            partenaires="ARS Île-de-France",
-        ),
-        _Action(
-            "Rencontre PRS et contrats de ville (ARS Île-de-France)",
-            "egalite_justice_sociale",
-            "sante",
-            "webinaire",
-            "mixte",
-            [("2023-11-09", "", 1)],
-            40,
-            partenaires="ARS Île-de-France",
-        ),
-        _Action(
-            "Engagement et parcours des jeunes – journée départementale du Val d'Oise",
-            "egalite_justice_sociale",
-            "prevention_jeunesse",
-            "rencontre",
-            "95",
-            [("2023-03-21", "95127", 1), ("2023-04-25", "95127", 1), ("2023-05-23", "95127", 2)],
-            240,
-            partenaires="Préfecture du Val d'Oise",
-            lieu="Maison de quartier des Touleuses, Cergy",
-        ),
-        _Action(
-            "Rénovation urbaine : quel impact sur le logement des plus pauvres ?",
-            "egalite_justice_sociale",
-            "logement",
-            "rencontre",
-            "92",
-            [("2023-10-17", "92036", 1)],
-            45,
-            partenaires="Fondation Abbé Pierre",
-        ),
-        _Action(
-            "Séminaire régional transition écologique dans les quartiers populaires",
-            "developpement_economique",
-            "transition_ecologique",
-            "seminaire",
-            "mixte",
-            [("2023-06-02", "92050", 2)],
-            120,
-            partenaires="CRPV franciliens, ANCT",
-        ),
-        _Action(
-            "CNR parentalité dans les quartiers prioritaires (9 villes)",
-            "parole_habitante",
-            "famille",
-            "rencontre",
-            "78",
-            [("2023-06-17", "78138", 2)],
-            104,
-            partenaires="Préfecture des Yvelines, CAF, CU GPS&O",
-            publics_imposes={"habitant": 53},
-            lieu="Chanteloup-les-Vignes",
-        ),
-        _Action(
-            "Atelier « Habiter sa maison, son quartier »",
-            "parole_habitante",
-            "logement",
-            "atelier",
-            "95",
-            [("2023-11-21", "95585", 1)],
-            20,
-            publics_imposes={"habitant": 20},
-            lieu="Centre social, Sarcelles",
-        ),
-        _Action(
-            "Cycle « Quartiers populaires et participation des habitant·es »",
-            "parole_habitante",
-            "participation",
-            "rencontre",
-            "mixte",
-            [("2023-02-16", "92050", 1), ("2023-06-29", "95018", 1)],
-            95,
-            partenaires="Infusion collective",
-        ),
-        _Action(
-            "Schéma départemental des services aux familles du Val d'Oise – ateliers de coconstruction",
-            "developpement_social",
-            "famille",
-            "atelier",
-            "95",
-            [
-                (f"2023-{m:02d}-{j:02d}", v, 1)
-                for (m, j), v in zip(
-                    [
-                        (9, 5),
-                        (9, 12),
-                        (9, 19),
-                        (9, 26),
-                        (10, 3),
-                        (10, 10),
-                        (10, 17),
-                        (10, 24),
-                        (11, 7),
-                        (11, 14),
-                        (11, 21),
-                        (11, 28),
-                    ],
-                    [
-                        "95127",
-                        "95585",
-                        "95018",
-                        "95500",
-                        "95280",
-                        "95219",
-                        "95680",
-                        "95424",
-                        "95607",
-                        "95487",
-                        "95052",
-                        "95277",
-                    ],
-                    strict=True,
-                )
-            ],
-            150,
-            partenaires="CAF du Val d'Oise",
-        ),
-        *ceq,
+            ligne["intitule"],
+            ligne["axe"],
+            ligne["thematique"],
+            ligne["format"],
+            ligne["perimetre"],
+            seances[ligne["rang"]],
+            int(ligne["participations"]),
+            partenaires=ligne["partenaires"],
+            publics_imposes={
+                public: int(nombre)
+                for public, nombre in (paire.split("=") for paire in ligne["publics_imposes"].split())
+            },
+            lieu=ligne["lieu"],
+        )
+        for ligne in _catalogue("actions_nommees")
     ]
 
 
-_ACTIONS_GENERIQUES = [
-    (
-        "Coopérative nutrition de l'Est du Val d'Oise",
-        "egalite_justice_sociale",
-        "sante",
-        "groupe_travail",
-        "95",
-    ),
-    (
-        "Réseau des cités éducatives de l'ouest francilien",
-        "egalite_justice_sociale",
-        "education",
-        "groupe_travail",
-        "mixte",
-    ),
-    (
-        "Webinaire « Inégalités, pauvreté et précarité »",
-        "egalite_justice_sociale",
-        "cohesion_sociale",
-        "webinaire",
-        "mixte",
-    ),
-    (
-        "Les territoires à la loupe – observation et contractualisation",
-        "developpement_social",
-        "ingenierie_territoriale",
-        "rencontre",
-        "mixte",
-    ),
-    (
-        "Prostitution des mineur·es : comprendre et agir",
-        "egalite_justice_sociale",
-        "prevention_jeunesse",
-        "rencontre",
-        "95",
-    ),
-    (
-        "Journée métiers du social et du médicosocial (EPSS)",
-        "developpement_economique",
-        "emploi_economie",
-        "rencontre",
-        "95",
-    ),
-    (
-        "Quelle économie circulaire pour des quartiers populaires et solidaires ?",
-        "developpement_economique",
-        "transition_ecologique",
-        "webinaire",
-        "mixte",
-    ),
-    (
-        "Territoires éducatifs coopérants – deuxième volet",
-        "egalite_justice_sociale",
-        "education",
-        "rencontre",
-        "mixte",
-    ),
-    (
-        "Formation laïcité et valeurs de la République",
-        "egalite_justice_sociale",
-        "laicite",
-        "formation",
-        "mixte",
-    ),
-    ("Réseau égalité femmes-hommes", "egalite_justice_sociale", "egalite", "groupe_travail", "mixte"),
-    ("Santé mentale des jeunes dans les quartiers", "egalite_justice_sociale", "sante", "rencontre", "92"),
-    (
-        "Réseau des référent·es de parcours PRE des Yvelines",
-        "egalite_justice_sociale",
-        "education",
-        "groupe_travail",
-        "78",
-    ),
-    ("Conseils citoyens : former et outiller", "parole_habitante", "participation", "formation", "mixte"),
-    (
-        "Évaluation des contrats de ville : formation-action",
-        "developpement_social",
-        "ingenierie_territoriale",
-        "formation",
-        "mixte",
-    ),
-    (
-        "Emploi des jeunes des quartiers : rencontre départementale",
-        "developpement_economique",
-        "emploi_economie",
-        "rencontre",
-        "78",
-    ),
-    ("Accès aux droits et France services", "developpement_social", "cohesion_sociale", "rencontre", "92"),
-    (
-        "Gestion urbaine et sociale de proximité (GUSP)",
-        "developpement_social",
-        "logement",
-        "groupe_travail",
-        "95",
-    ),
-    (
-        "Tiers-lieux et quartiers populaires",
-        "developpement_economique",
-        "emploi_economie",
-        "webinaire",
-        "mixte",
-    ),
-    (
-        "Réussite éducative : rencontre des coordinations",
-        "egalite_justice_sociale",
-        "education",
-        "rencontre",
-        "95",
-    ),
-    ("Parentalité et numérique", "developpement_social", "famille", "atelier", "78"),
-    (
-        "Observation sociale des QPV : atelier statistique",
-        "developpement_social",
-        "ingenierie_territoriale",
-        "atelier",
-        "mixte",
-    ),
-    (
-        "Lutte contre les discriminations : plan territorial",
-        "egalite_justice_sociale",
-        "egalite",
-        "accompagnement",
-        "92",
-    ),
-    (
-        "Sport et insertion dans les quartiers",
-        "egalite_justice_sociale",
-        "prevention_jeunesse",
-        "rencontre",
-        "78",
-    ),
-    ("Habitat indigne et copropriétés dégradées", "developpement_social", "logement", "rencontre", "95"),
-    ("Budget participatif et paroles d'habitant·es", "parole_habitante", "participation", "atelier", "92"),
-    (
-        "Culture et quartiers : éducation artistique",
-        "egalite_justice_sociale",
-        "education",
-        "rencontre",
-        "mixte",
-    ),
-    (
-        "Tranquillité publique et prévention de la délinquance",
-        "egalite_justice_sociale",
-        "prevention_jeunesse",
-        "groupe_travail",
-        "95",
-    ),
-    (
-        "Agriculture urbaine et alimentation durable",
-        "developpement_economique",
-        "transition_ecologique",
-        "atelier",
-        "78",
-    ),
-    (
-        "Précarité énergétique et rénovation",
-        "developpement_economique",
-        "transition_ecologique",
-        "webinaire",
-        "mixte",
-    ),
-    (
-        "Mobilité des habitant·es et accès à l'emploi",
-        "developpement_economique",
-        "emploi_economie",
-        "rencontre",
-        "92",
-    ),
-    (
-        "Accueil des nouveaux et nouvelles chef·fes de projet",
-        "developpement_social",
-        "ingenierie_territoriale",
-        "formation",
-        "mixte",
-    ),
-]
+def _actions_generiques() -> list[tuple[str, str, str, str, str]]:
+    """Modèles des autres actions de l'année (intitulé, axe, thématique, format, périmètre)."""
+    return [
+        (ligne["intitule"], ligne["axe"], ligne["thematique"], ligne["format"], ligne["perimetre"])
+        for ligne in _catalogue("actions_generiques")
+    ]
 
 
 def _repartir(total: int, poids) -> list[int]:
@@ -550,11 +181,8 @@ def _actions_annee(annee: int) -> list[_Action]:
     participations_restantes = sum(cibles["participations_par_origine"].values()) - sum(
         a.participations for a in nommees
     )
-    modeles = (
-        _ACTIONS_GENERIQUES[:generiques_n]
-        if annee == 2023
-        else (_ACTIONS_GENERIQUES * 2)[3 : 3 + generiques_n]
-    )
+    generiques = _actions_generiques()
+    modeles = generiques[:generiques_n] if annee == 2023 else (generiques * 2)[3 : 3 + generiques_n]
     demi_par_action = _repartir(demi_restantes, [1 + (i % 4 == 0) for i in range(generiques_n)])
     participations = _repartir(participations_restantes, [1 + (i * 7) % 5 for i in range(generiques_n)])
     actions = list(nommees)

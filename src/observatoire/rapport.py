@@ -414,7 +414,11 @@ class Rapport:
                 {
                     "Département": code,
                     "Participations (origine)": format_nombre(v("participations")),
-                    "Part du total": format_part(v("participations") / self._v("participations")),
+                    "Part du total": format_part(
+                        v("participations") / self._v("participations")
+                        if self._v("participations")
+                        else float("nan")
+                    ),
                     "Séances tenues": format_nombre(v("seances")),
                     "Demi-journées": format_nombre(v("demi_journees")),
                     "QPV atteints": f"{format_nombre(v('qpv_atteints'))} / {format_nombre(v('qpv'))}",

@@ -1,0 +1,58 @@
+"""Le README, tel qu'il est écrit : chaque commande de ses blocs ``sh`` est lancée mot pour mot,
+depuis la racine du projet, et doit réussir."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from .conftest import DEMO, RACINE
+
+# Commandes qui ne se lancent pas ici, et pourquoi.
+NON_LANCEES = {
+    "make test": "c'est cette suite elle-même (la CI la lance)",
+}
+
+
+def _commandes() -> list[str]:
+    texte = (RACINE / "README.md").read_text(encoding="utf-8")
+    commandes = []
+    for bloc in re.findall(r"```sh\n(.*?)```", texte, re.S):
+        for ligne in bloc.splitlines():
+            ligne = ligne.split("  #", 1)[0].strip()
+            if ligne and not ligne.startswith("#"):
+                commandes.append(ligne)
+    return commandes
+
+
+def test_le_readme_a_des_commandes():
+    commandes = _commandes()
+    assert "make rapports" in commandes and "make test" in commandes
+    assert any(c.startswith(".venv/bin/papermill") for c in commandes)
+
+
+@pytest.fixture(scope="module")
+def donnees_du_centre():
+    """``data/centre`` du README : ici, la démonstration (lien retiré ensuite)."""
+    centre = RACINE / "data" / "centre"
+    cree = not centre.exists()
+    if cree:
+        centre.symlink_to(DEMO, target_is_directory=True)
+    yield centre
+    if cree:
+        centre.unlink()
+
+
+@pytest.mark.lent
+@pytest.mark.parametrize("commande", [c for c in _commandes() if c not in NON_LANCEES])
+def test_commande_du_readme(commande, donnees_du_centre):
+    environnement = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
+    resultat = subprocess.run(
+        ["bash", "-c", commande], cwd=RACINE, capture_output=True, text=True, timeout=900, env=environnement
+    )
+    assert resultat.returncode == 0, f"{commande}\n{resultat.stdout[-2000:]}\n{resultat.stderr[-3000:]}"
+    assert "Traceback" not in resultat.stderr
+    (RACINE / "sortie.ipynb").unlink(missing_ok=True)

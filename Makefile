@@ -62,7 +62,7 @@ types: installer ## vérification des types (mypy sur src/)
 verifier: lint types test ## ce que fait la CI : lint, types, tests
 
 lab: referentiel ## JupyterLab sur notebooks/ avec le noyau du projet
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 benchmarks: referentiel ## mesures de performance (benchmarks/)
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

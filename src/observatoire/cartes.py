@@ -17,6 +17,7 @@ import html
 import json
 import re
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 import folium
@@ -485,6 +486,7 @@ def html_carte(carte: folium.Map) -> str:
     return _identifiants_stables(page)
 
 
+@lru_cache(maxsize=1)
 def _ressources() -> str:
     leaflet = Path(xs_leaflet.BASE_DIR)
     cluster = Path(xs_cluster.BASE_DIR)

@@ -36,6 +36,7 @@ __all__ = [
     "couverture_communes_pv",
     "couverture_qpv",
     "ecrire_indicateurs",
+    "libelle_mois",
     "restreindre",
     "valeur",
 ]
@@ -171,7 +172,8 @@ def _part(numerateur: float, denominateur: float) -> float:
     return numerateur / denominateur if denominateur else np.nan
 
 
-def _libelle_mois(cle: str) -> str:
+def libelle_mois(cle: str) -> str:
+    """``2023-03`` → ``mars 2023``."""
     annee, mois = cle.split("-")
     return f"{_MOIS[int(mois) - 1]} {annee}"
 
@@ -215,7 +217,7 @@ def _indicateurs_activite(p: _Perimetre, t: str, noms_departements: dict[str, st
         "participations_par_mois",
         mois,
         nombre,
-        _libelle_mois,
+        libelle_mois,
         ordre=_mois_de_l_annee(participations["date"]),
     )
     dans_territoire = participations["dans_territoire"].to_numpy(dtype=bool)

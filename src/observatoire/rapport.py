@@ -154,6 +154,36 @@ class Rapport:
             f"<div>{tableau_html(tableau, titre_complet)}{_note_arrondi(parts)}</div></div>"
         )
 
+    # ------------------------------------------------------------------ exploration
+    def tableau(self, par: list[str] | tuple[str, ...] = ("departement",)):
+        """Participations du territoire regroupées (ex. ``par=["departement", "public"]``).
+
+        Colonnes possibles : ``departement``, ``public``, ``axe``, ``thematique``,
+        ``intercommunalite``, ``nom_com``, ``mois``, ``intitule``. S'affiche à la française ;
+        ``.data`` est la table numérique.
+        """
+        from .exploration import a_la_francaise, tableau_participations
+
+        return a_la_francaise(tableau_participations(self.situee, self.territoire, list(par)))
+
+    def seances(self, qpv: str):
+        """Séances dans un QPV (``qpv="QN09531M"``) ou à moins de D mètres, la plus proche d'abord."""
+        from .exploration import a_la_francaise, seances_du_qpv
+
+        return a_la_francaise(seances_du_qpv(self.situee, qpv), parts=())
+
+    def exporter(self, dossier: str | Path) -> Path:
+        """Écrit indicateurs, séances et couverture des QPV du territoire en CSV pour Excel."""
+        from .exploration import exporter_tables
+
+        return exporter_tables(self.situee, self.referentiel, self.territoire, dossier)
+
+    def panneau(self):
+        """Panneau de filtres (période, axe, thématique, public, origine, distance) et ses vues."""
+        from .exploration import Panneau
+
+        return Panneau(self)
+
     # ------------------------------------------------------------------ sections
     def titre(self) -> Section:
         """Titre (``<h1>``), sous-titre et avertissement « données de démonstration »."""

@@ -35,7 +35,14 @@ from .indicateurs import SYNTHESE, couverture_qpv
 from .jointures import ActiviteSituee
 from .referentiel import Referentiel
 
-__all__ = ["carte_activite", "carte_statique", "ecrire_carte", "html_carte"]
+__all__ = [
+    "CarteAutonome",
+    "carte_activite",
+    "carte_statique",
+    "ecrire_carte",
+    "html_carte",
+    "ressources_integrees",
+]
 
 COULEURS_CLASSES = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]  # YlGnBu, sûre
 COULEUR_ZERO = "#e8e8e8"
@@ -55,13 +62,35 @@ LIBELLES_LIEUX = {
 TOLERANCE_M = 40.0
 
 
-class _CarteAutonome(folium.Map):
+class CarteAutonome(folium.Map):
+    """Carte folium sans ressources distantes : Leaflet vient de ``ressources_integrees``."""
+
     default_js: list = []
     default_css: list = []
 
 
+def echelle_metrique(carte: folium.Map) -> folium.Map:
+    """Ajoute une échelle en mètres seulement (celle de folium montre aussi les pieds)."""
+    carte.add_child(_EchelleMetrique())
+    return carte
+
+
+def ressources_integrees(carte: folium.Map, partagees: bool = False) -> folium.Map:
+    """Intègre Leaflet et MarkerCluster (paquets XStatic) dans l'en-tête de la carte.
+
+    ``partagees`` : la page charge ``leaflet.css`` et ``leaflet.js`` posés à côté d'elle
+    (``fichiers_leaflet``) au lieu de les contenir ; utile pour des dizaines de fiches.
+    """
+    racine = carte.get_root()  # une branca Figure : son en-tête reçoit les ressources intégrées
+    racine.header.add_child(Element(_ressources(partagees)), name="ressources_integrees")  # type: ignore[attr-defined]
+    return carte
+
+
 def carte_activite(
-    situee: ActiviteSituee, referentiel: Referentiel, territoire: str = SYNTHESE
+    situee: ActiviteSituee,
+    referentiel: Referentiel,
+    territoire: str = SYNTHESE,
+    lien_fiches: str | None = None,
 ) -> folium.Map:
     """Carte de l'activité d'un territoire (un département ou la synthèse).
 
@@ -80,6 +109,8 @@ def carte_activite(
         Référentiel du territoire du centre.
     territoire : str
         Code de département ou ``"synthese"``.
+    lien_fiches : str, optional
+        Dossier relatif des fiches QPV (``"../fiches/"``) : un clic sur un QPV ouvre sa fiche.
 
     Returns
     -------
@@ -88,7 +119,7 @@ def carte_activite(
     """
     communes, qpv, intercos, departements, seances = _couches(situee, referentiel, territoire)
     classes = _classes(communes["taux"])
-    carte = _CarteAutonome(location=None, tiles=None, control_scale=False, prefer_canvas=True)
+    carte = CarteAutonome(location=None, tiles=None, control_scale=False, prefer_canvas=True)
     carte.add_child(_EchelleMetrique())
     folium.TileLayer(
         "OpenStreetMap", name="Fond OpenStreetMap", attr="© contributeurs OpenStreetMap", control=True
@@ -96,7 +127,7 @@ def carte_activite(
     _couche_communes(communes, classes).add_to(carte)
     _couche_limites(intercos, "Limites EPCI / EPT", "#444444", 1.5, "5 4").add_to(carte)
     _couche_limites(departements, "Contour départemental", "#111111", 3, None).add_to(carte)
-    _couche_qpv(qpv).add_to(carte)
+    _couche_qpv(qpv, lien_fiches).add_to(carte)
     _couche_cercles(communes).add_to(carte)
     carte.add_child(_LieuxRegroupes(seances))
     folium.LayerControl(collapsed=False).add_to(carte)
@@ -104,8 +135,7 @@ def carte_activite(
     if territoire != SYNTHESE:
         perimetre = perimetre[perimetre["insee_dep"] == territoire]
     carte.add_child(_Legende(classes, communes, seances, int((perimetre["precision"] == "commune").sum())))
-    racine = carte.get_root()  # une branca Figure : son en-tête reçoit les ressources intégrées
-    racine.header.add_child(Element(_ressources()), name="ressources_integrees")  # type: ignore[attr-defined]
+    ressources_integrees(carte)
     xmin, ymin, xmax, ymax = departements.total_bounds
     carte.fit_bounds([[ymin, xmin], [ymax, xmax]])
     return carte
@@ -293,17 +323,21 @@ def _couche_limites(table, nom, couleur, epaisseur, tirets) -> folium.GeoJson:
     )
 
 
-def _couche_qpv(qpv) -> folium.GeoJson:
-    donnees = _geojson(
-        qpv,
-        {
-            "nom": _echapper(qpv["lib_qp"]),
-            "code": _echapper(qpv["code_qp"]),
-            "communes": _echapper(qpv["lib_com"].str.replace(",", ", ")),
-            "dedans": qpv["seances_dedans"].map(format_nombre),
-            "proximite": qpv["seances_proximite"].map(format_nombre),
-        },
-    )
+def _couche_qpv(qpv, lien_fiches: str | None = None) -> folium.GeoJson:
+    proprietes = {
+        "nom": _echapper(qpv["lib_qp"]),
+        "code": _echapper(qpv["code_qp"]),
+        "communes": _echapper(qpv["lib_com"].str.replace(",", ", ")),
+        "dedans": qpv["seances_dedans"].map(format_nombre),
+        "proximite": qpv["seances_proximite"].map(format_nombre),
+    }
+    if lien_fiches is not None:
+        proprietes["fiche"] = _echapper(qpv["code_qp"]).map(
+            lambda code: (
+                f'<a href="{html.escape(lien_fiches)}{code}.html" target="_top">Ouvrir la fiche du quartier</a>'
+            )
+        )
+    donnees = _geojson(qpv, proprietes)
     return folium.GeoJson(
         donnees,
         name="Quartiers prioritaires (QPV 2024)",
@@ -317,6 +351,9 @@ def _couche_qpv(qpv) -> folium.GeoJson:
             ["nom", "code", "communes", "dedans", "proximite"],
             aliases=["QPV", "Code", "Commune(s)", "Séances dans le QPV", "Séances à proximité"],
         ),
+        popup=folium.GeoJsonPopup(["nom", "fiche"], aliases=["QPV", "Fiche"])
+        if lien_fiches is not None
+        else None,
     )
 
 
@@ -487,7 +524,8 @@ def html_carte(carte: folium.Map) -> str:
 
 
 @lru_cache(maxsize=1)
-def _ressources() -> str:
+def fichiers_leaflet() -> tuple[str, str]:
+    """CSS (images en ``data:``) et JavaScript de Leaflet et MarkerCluster, sans carte source."""
     leaflet = Path(xs_leaflet.BASE_DIR)
     cluster = Path(xs_cluster.BASE_DIR)
     css = (leaflet / "leaflet.css").read_text(encoding="utf-8")
@@ -499,6 +537,13 @@ def _ressources() -> str:
     js = (leaflet / "leaflet.js").read_text(encoding="utf-8")
     js += "\n" + (cluster / "leaflet.markercluster.js").read_text(encoding="utf-8")
     js = re.sub(r"//# sourceMappingURL=\S+", "", js)
+    return css, js
+
+
+def _ressources(partagees: bool = False) -> str:
+    if partagees:
+        return '<link rel="stylesheet" href="leaflet.css">\n<script src="leaflet.js"></script>'
+    css, js = fichiers_leaflet()
     return f"<style>{css}</style>\n<script>{js}</script>"
 
 

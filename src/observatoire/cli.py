@@ -100,6 +100,16 @@ def _parseur() -> argparse.ArgumentParser:
     demo.add_argument("--sortie", type=Path, default=Path("data/demo"))
     demo.add_argument("--referentiel", type=Path)
 
+    fiches = commandes.add_parser("fiches", help="une page HTML par quartier prioritaire (fiche QPV)")
+    fiches.add_argument("--annee", default=ANNEE_PAR_DEFAUT)
+    fiches.add_argument("--departements", nargs="+", default=list(DEPARTEMENTS_PAR_DEFAUT))
+    fiches.add_argument("--donnees", type=Path, default=Path(DONNEES_PAR_DEFAUT))
+    fiches.add_argument("--sortie", type=Path, default=Path(SORTIE_PAR_DEFAUT) / "fiches")
+    fiches.add_argument("--referentiel", type=Path)
+    fiches.add_argument(
+        "--distance", default=DISTANCE_PROXIMITE_M, help="distance de proximité (m, 0 à 5 000)"
+    )
+
     rapports = commandes.add_parser("rapports", help="produire et publier les rapports d'une année")
     rapports.add_argument("--annee", default=ANNEE_PAR_DEFAUT)
     rapports.add_argument("--departements", nargs="+", default=list(DEPARTEMENTS_PAR_DEFAUT))
@@ -162,6 +172,8 @@ def _executer(arguments) -> int:
         dossier = ecrire_demo(arguments.sortie, referentiel=arguments.referentiel)
         print(f"Jeu de démonstration écrit dans {dossier} (CSV et classeur .xlsx).")
         return 0
+    if arguments.commande == "fiches":
+        return _fiches(arguments)
     if arguments.commande == "rapports":
         from .lot import produire_rapports
         from .parametres import Parametres
@@ -301,3 +313,42 @@ def _ecrire_problemes(problemes, sortie: Path | None, ecrire_csv) -> None:
     except OSError as erreur:
         raise ErreurParametre(f"Impossible d'écrire dans {sortie} ({erreur.strerror}).") from erreur
     print(f"Liste complète des problèmes : {chemin}")
+
+
+def _fiches(arguments) -> int:
+    import shutil
+    import time
+
+    from .commun import appliquer_droits, remplacer_dossier
+    from .fiches import ecrire_fiches
+    from .parametres import Parametres
+    from .rapport import preparer_ensemble
+
+    parametres = Parametres(
+        annee=arguments.annee,
+        departements=tuple(arguments.departements),
+        donnees=arguments.donnees,
+        referentiel=arguments.referentiel,
+        distance_proximite_m=arguments.distance,
+    )
+    debut = time.perf_counter()
+    ensemble = preparer_ensemble(parametres)
+    cible = arguments.sortie.expanduser().resolve()
+    try:
+        cible.parent.mkdir(parents=True, exist_ok=True)
+        temporaire = Path(tempfile.mkdtemp(prefix=f".fiches-{parametres.annee}-", dir=cible.parent))
+    except OSError as erreur:
+        raise ErreurParametre(f"Impossible d'écrire dans {arguments.sortie} ({erreur.strerror}).") from erreur
+    try:
+        ecrites = ecrire_fiches(
+            ensemble["situee"], ensemble["referentiel"], temporaire, parametres.departements
+        )
+        appliquer_droits(temporaire)
+        remplacer_dossier(temporaire, cible)
+    finally:
+        shutil.rmtree(temporaire, ignore_errors=True)
+    print(
+        f"{len(ecrites)} fiche(s) QPV écrite(s) dans {cible} ({time.perf_counter() - debut:.1f} s) : "
+        f"ouvrir {cible / 'index.html'}."
+    )
+    return 0

@@ -106,6 +106,7 @@ def produire_rapports(
             chemin_ensemble = ecrire_ensemble(ensemble, travail / "ensemble.pkl")
             ecrire_csv(activite.rejets, publication / "rejets.csv")
             territoires = [*parametres.departements, SYNTHESE]
+            fiches = _fiches_en_parallele(ensemble, publication / "fiches", parametres.departements)
             resultats = _executer_territoires(
                 territoires,
                 parametres,
@@ -116,6 +117,12 @@ def produire_rapports(
             )
             durees = {t: r["duree"] for t, r in resultats.items()}
             echecs = [{"territoire": t, **r["echec"]} for t, r in resultats.items() if r["echec"]]
+            try:
+                durees["fiches"] = fiches.result()
+            except Exception as erreur:  # une fiche en échec : rien n'est publié, comme un rapport
+                echecs.append(
+                    {"territoire": "fiches", "cellule": None, "erreur": f"{type(erreur).__name__}: {erreur}"}
+                )
             avec_pdf = [t for t in territoires if resultats[t]["pdf"]]
             dossier_annee = racine_sortie / str(parametres.annee)
             if echecs:
@@ -156,6 +163,23 @@ def _bilan(dossier, publie, reussis, echecs, durees, avec_pdf) -> dict:
         "durees": durees,
         "pdf": avec_pdf,
     }
+
+
+def _fiches_en_parallele(ensemble: dict, dossier: Path, departements: tuple[str, ...]):
+    """Les fiches QPV s'écrivent dans ce processus pendant que les noyaux font les rapports."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .fiches import ecrire_fiches
+
+    def ecrire() -> float:
+        debut = time.perf_counter()
+        ecrire_fiches(ensemble["situee"], ensemble["referentiel"], dossier, departements)
+        return round(time.perf_counter() - debut, 2)
+
+    executeur = ThreadPoolExecutor(max_workers=1)
+    futur = executeur.submit(ecrire)
+    executeur.shutdown(wait=False)
+    return futur
 
 
 def _afficheur(progression: bool):

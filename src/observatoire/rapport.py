@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from markupsafe import Markup
 
 from .activite import Activite, chemin_donnees_annee, lire_activite
 from .cartes import carte_activite, carte_statique, ecrire_carte, html_carte
@@ -94,6 +95,7 @@ class Rapport:
     sortie: Path | None
     parametres: Parametres
     source_precedente: str | None = None
+    dans_un_lot: bool = False  # préparé par le lot, qui publie aussi les fiches QPV
 
     # ------------------------------------------------------------------ utilitaires
     @property
@@ -153,6 +155,16 @@ class Rapport:
             f'<div class="obs-duo">{self._figure(figure, nom_figure, alternative)}'
             f"<div>{tableau_html(tableau, titre_complet)}{_note_arrondi(parts)}</div></div>"
         )
+
+    def _lien_fiches(self) -> str | None:
+        """Chemin relatif des fiches QPV quand le lot les publie (``../fiches/``), sinon rien."""
+        return "../fiches/" if self.dans_un_lot else None
+
+    def fiche_qpv(self, code_qp: str):
+        """La fiche d'un quartier prioritaire et ses sections (``FicheQPV``)."""
+        from .fiches import FicheQPV
+
+        return FicheQPV(self.situee, self.referentiel, code_qp)
 
     # ------------------------------------------------------------------ exploration
     def tableau(self, par: list[str] | tuple[str, ...] = ("departement",)):
@@ -234,7 +246,7 @@ class Rapport:
 
     def carte(self) -> Section:
         """Carte interactive intégrée (et ``carte.html``, ``figures/carte.png`` si sortie)."""
-        carte = carte_activite(self.situee, self.referentiel, self.territoire)
+        carte = carte_activite(self.situee, self.referentiel, self.territoire, self._lien_fiches())
         lien, statique = "", ""
         if self.sortie is None:
             page = html_carte(carte)
@@ -262,9 +274,20 @@ class Rapport:
     def couverture(self) -> Section:
         """QPV et communes en politique de la ville atteints et non atteints (tableaux)."""
         comptes = couverture_qpv(self.situee, self.referentiel, self.territoire)
+        lien = self._lien_fiches()
+        noms = comptes["lib_qp"]
+        if lien is not None:
+            noms = pd.Series(
+                [
+                    Markup('<a href="{}{}.html">{}</a>').format(lien, code, nom)
+                    for code, nom in zip(comptes["code_qp"], comptes["lib_qp"], strict=True)
+                ],
+                index=comptes.index,
+                dtype=object,
+            )
         tableau_qpv = pd.DataFrame(
             {
-                "QPV": comptes["lib_qp"],
+                "QPV": noms,
                 "Code": comptes["code_qp"],
                 "Commune(s)": comptes["lib_com"].str.replace(",", ", "),
                 "Séances dedans": comptes["seances_dedans"],
@@ -654,4 +677,5 @@ def preparer_rapport(
         dossier,
         parametres,
         prepare["source_precedente"],
+        dans_un_lot=bool(ensemble),
     )

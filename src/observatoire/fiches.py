@@ -1,0 +1,408 @@
+"""Fiche d'un quartier prioritaire : la page qu'une chargée de mission ouvre avant de rencontrer
+une ville.
+
+Pour un QPV : son périmètre et ses voisins sur une carte, les séances tenues dedans ou à moins de
+D mètres (dates, actions, distance), les participations venues de sa ou ses communes, les lieux
+du centre les plus proches, et sa place parmi les QPV de son département. ``FicheQPV`` donne
+chaque section (notebook ``fiche_qpv.ipynb``) et la page entière (``ecrire_fiches``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .commun import ecrire_atomique
+from .erreurs import ErreurParametre
+from .exploration import seances_du_qpv
+from .formats import format_nombre, format_part
+from .graphiques import tableau_html
+from .indicateurs import couverture_qpv
+from .jointures import ActiviteSituee
+from .referentiel import Referentiel
+from .vocabulaires import libelle
+
+__all__ = ["FicheQPV", "ecrire_fiches"]
+
+RAYON_VOISINAGE_M = 3_000.0  # voisins et lieux montrés sur la carte de la fiche
+LIEUX_PROCHES = 5
+
+
+class FicheQPV:
+    """Les sections de la fiche d'un QPV (chacune est une ``Section`` affichable).
+
+    Parameters
+    ----------
+    situee : ActiviteSituee
+        Activité rattachée de l'année.
+    referentiel : Referentiel
+        Référentiel du territoire du centre.
+    code_qp : str
+        Code du QPV (``QN09531M``).
+    leaflet_partage : bool
+        La carte charge ``leaflet.js`` posé à côté de la page (fiches écrites par lot) au lieu de
+        le contenir (fiche affichée seule).
+    """
+
+    def __init__(
+        self, situee: ActiviteSituee, referentiel: Referentiel, code_qp: str, leaflet_partage: bool = False
+    ):
+        qpv = referentiel.qpv
+        trouve = qpv[qpv["code_qp"] == str(code_qp).strip().upper()]
+        if trouve.empty:
+            raise ErreurParametre(
+                f"QPV inconnu du référentiel : {code_qp!r}. Un code QPV 2024 s'écrit QN + département + "
+                "numéro, par exemple QN09531M."
+            )
+        self.situee, self.referentiel = situee, referentiel
+        self.qpv = trouve.iloc[0]
+        self.code = str(self.qpv["code_qp"])
+        self.departement = str(self.qpv["insee_dep"])
+        self.communes = [c.strip() for c in str(self.qpv.get("insee_com", "")).split(",") if c.strip()]
+        self.seances = seances_du_qpv(situee, self.code)
+        self.leaflet_partage = leaflet_partage
+
+    # ---------------------------------------------------------------- sections
+    def titre(self):
+        """Titre de la fiche : nom, code, communes, département."""
+        from .rapport import Section
+
+        communes = str(self.qpv.get("lib_com", "")).replace(",", ", ")
+        return Section(
+            f"<h1>{html.escape(str(self.qpv['lib_qp']))} ({html.escape(self.code)})</h1>"
+            f'<p class="obs-sous-titre">Quartier prioritaire de la politique de la ville (QPV 2024) — '
+            f"{html.escape(communes)} ; département {html.escape(self.departement)}. Activité "
+            f"{self._annee()} du centre de ressources.</p>"
+        )
+
+    def chiffres_cles(self):
+        """Séances dedans et à proximité, participations des communes du QPV, rang départemental."""
+        from .rapport import Section
+
+        dedans = int((self.seances["distance_qpv_m"] == 0).sum())
+        proches = int((self.seances["distance_qpv_m"] > 0).sum())
+        rang, total = self._rang()
+        cartes = [
+            (format_nombre(dedans), "séances dans le quartier"),
+            (
+                format_nombre(proches),
+                f"séances à moins de {format_nombre(self.situee.distance_proximite_m)} m",
+            ),
+            (
+                format_nombre(self._participations_communes()["nombre"].sum()),
+                "participations venues de sa ou ses communes",
+            ),
+            (f"{rang} / {total}", "rang parmi les QPV du département (séances dedans et à proximité)"),
+        ]
+        contenu = "".join(
+            f'<div class="obs-carte"><span class="valeur">{html.escape(v)}</span>'
+            f'<span class="libelle">{html.escape(t)}</span></div>'
+            for v, t in cartes
+        )
+        return Section(f'<div class="obs-cartes">{contenu}</div>')
+
+    def carte(self):
+        """Le périmètre, les QPV voisins, l'anneau de proximité et les lieux du centre alentour."""
+        from .rapport import Section
+
+        # Écrite en lot, la carte est un fichier à côté de la fiche (qui charge leaflet.js partagé) ;
+        # affichée seule, elle est contenue dans la page.
+        source = (
+            f'src="{html.escape(self.code)}.carte.html"'
+            if self.leaflet_partage
+            else f'srcdoc="{html.escape(self.page_carte(), quote=True)}"'
+        )
+        return Section(
+            '<iframe class="obs-carte-interactive" style="width:100%;min-width:320px;height:460px;'
+            'border:1px solid #d0d7de;border-radius:6px" '
+            f'title="Carte du quartier {html.escape(str(self.qpv["lib_qp"]))}" {source}></iframe>'
+        )
+
+    def seances_du_quartier(self):
+        """Tableau des séances dans le QPV ou à moins de D mètres."""
+        from .rapport import Section
+
+        if self.seances.empty:
+            return Section(
+                f"<p>Aucune séance dans le quartier ni à moins de "
+                f"{format_nombre(self.situee.distance_proximite_m)} m en {self._annee()}.</p>"
+            )
+        tableau = pd.DataFrame(
+            {
+                "Date": self.seances["date"].dt.strftime("%d/%m/%Y"),
+                "Action": self.seances["intitule"],
+                "Lieu": (self.seances["lieu"].where(self.seances["lieu"] != "", self.seances["nom_com"])),
+                "Situation": self.seances["situation"],
+                "Distance (m)": self.seances["distance_qpv_m"].map(format_nombre),
+                "Participations": self.seances["participants"].map(format_nombre),
+            }
+        )
+        return Section(
+            tableau_html(
+                tableau, f"Séances dans le quartier ou à proximité ({len(tableau)})", "donnees texte"
+            )
+        )
+
+    def participations_des_communes(self):
+        """Participations venues de la ou des communes du QPV, par public."""
+        from .rapport import Section
+
+        participations = self._participations_communes()
+        total = participations["nombre"].sum()
+        if not total:
+            return Section("<p>Aucune participation venue de la ou des communes du quartier.</p>")
+        par_public = participations.groupby("public")["nombre"].sum().sort_values(ascending=False)
+        tableau = pd.DataFrame(
+            {
+                "Public": [libelle("public", p) for p in par_public.index],
+                "Participations": par_public.map(format_nombre).to_numpy(),
+                "Part": (par_public / total).map(format_part).to_numpy(),
+            }
+        )
+        return Section(
+            tableau_html(
+                tableau,
+                f"Participations venues de la ou des communes du quartier (sur {format_nombre(total)})",
+            )
+        )
+
+    def lieux_proches(self):
+        """Les lieux où le centre a tenu des séances, du plus proche au plus loin."""
+        from .rapport import Section
+
+        lieux = self._lieux_proches()
+        if lieux.empty:
+            return Section("<p>Aucun lieu de séance placé par ses coordonnées.</p>")
+        tableau = pd.DataFrame(
+            {
+                "Lieu": lieux["nom"],
+                "Commune": lieux["nom_com"],
+                "Distance au quartier (m)": lieux["distance"].map(format_nombre),
+                "Séances": lieux["seances"].map(format_nombre),
+            }
+        )
+        return Section(
+            tableau_html(tableau, f"Les {len(lieux)} lieux du centre les plus proches", "donnees texte")
+        )
+
+    def comparaison(self):
+        """Le QPV parmi ceux de son département : séances dedans et à proximité."""
+        from .rapport import Section
+
+        table = self._classement()
+        montrees = table.head(5)
+        if self.code not in set(montrees["code_qp"]):
+            montrees = pd.concat([montrees, table[table["code_qp"] == self.code]])
+        tableau = pd.DataFrame(
+            {
+                "Rang": montrees["rang"].map(format_nombre),
+                "QPV": [
+                    ("▶ " if c == self.code else "") + n
+                    for c, n in zip(montrees["code_qp"], montrees["lib_qp"], strict=True)
+                ],
+                "Séances dedans": montrees["seances_dedans"].map(format_nombre),
+                "Séances à proximité": montrees["seances_proximite"].map(format_nombre),
+            }
+        )
+        atteints = int((table["atteinte"] != "non").sum())
+        return Section(
+            tableau_html(
+                tableau, f"Parmi les {len(table)} QPV du département ({atteints} atteints)", "donnees texte"
+            )
+        )
+
+    def page(self) -> str:
+        """La fiche entière, page HTML autonome."""
+        from .export import rendre_page
+        from .rapport import STYLE
+
+        sections = [
+            self.titre(),
+            self.chiffres_cles(),
+            self.carte(),
+            self.seances_du_quartier(),
+            self.participations_des_communes(),
+            self.lieux_proches(),
+            self.comparaison(),
+        ]
+        corps = (
+            STYLE
+            + "".join(str(s) for s in sections)
+            + (
+                '<p class="obs-note">Sources : ANCT, QPV 2024 ; INSEE, COG 2024 ; IGN ADMIN EXPRESS — Licence Ouverte 2.0. '
+                '<a href="index.html">Toutes les fiches</a></p>'
+            )
+        )
+        return rendre_page(f"Fiche QPV — {self.qpv['lib_qp']} ({self.code})", corps)
+
+    # ---------------------------------------------------------------- calculs
+    def _annee(self) -> str:
+        dates = self.situee.seances["date"].dropna()
+        return str(int(dates.dt.year.mode().iloc[0])) if len(dates) else ""
+
+    def _participations_communes(self) -> pd.DataFrame:
+        participations = self.situee.participations
+        return participations[participations["code_commune_origine"].isin(self.communes)]
+
+    def _classement(self) -> pd.DataFrame:
+        table = couverture_qpv(self.situee, self.referentiel, self.departement)
+        table = table.assign(total=table["seances_dedans"] + table["seances_proximite"])
+        table = table.sort_values(
+            ["seances_dedans", "total", "lib_qp"], ascending=[False, False, True], kind="stable"
+        )
+        table["rang"] = np.arange(1, len(table) + 1)
+        return table.reset_index(drop=True)
+
+    def _rang(self) -> tuple[int, int]:
+        table = self._classement()
+        return int(table.loc[table["code_qp"] == self.code, "rang"].iloc[0]), len(table)
+
+    def _lieux_proches(self) -> pd.DataFrame:
+        seances = self.situee.seances
+        placees = seances[seances["precision"] == "coordonnees"]
+        if placees.empty:
+            return pd.DataFrame(columns=["nom", "nom_com", "distance", "seances", "geometry"])
+        forme = self.qpv.geometry
+        cle = placees.geometry.x.round(0).astype(str) + ";" + placees.geometry.y.round(0).astype(str)
+        lieux = (
+            placees.assign(cle=cle, nom=placees["lieu"].where(placees["lieu"] != "", placees["nom_com"]))
+            .groupby("cle")
+            .agg(
+                nom=("nom", "first"),
+                nom_com=("nom_com", "first"),
+                seances=("id_seance", "size"),
+                geometry=("geometry", "first"),
+            )
+        )
+        lieux["distance"] = [round(forme.distance(g)) for g in lieux["geometry"]]
+        return (
+            lieux.sort_values(["distance", "nom"], kind="stable").head(LIEUX_PROCHES).reset_index(drop=True)
+        )
+
+    def page_carte(self) -> str:
+        """La carte du quartier, page HTML autonome (ou qui charge ``leaflet.js`` partagé)."""
+        import folium
+
+        from .cartes import CarteAutonome, echelle_metrique, html_carte, ressources_integrees
+
+        qpv = self.referentiel.qpv
+        forme = self.qpv.geometry
+        voisins = qpv[(qpv.distance(forme) <= RAYON_VOISINAGE_M) & (qpv["code_qp"] != self.code)]
+        vers = "EPSG:4326"
+        carte = echelle_metrique(
+            CarteAutonome(location=None, tiles=None, control_scale=False, prefer_canvas=True)
+        )
+        folium.TileLayer(
+            "OpenStreetMap", name="Fond OpenStreetMap", attr="© contributeurs OpenStreetMap"
+        ).add_to(carte)
+        anneau = qpv[qpv["code_qp"] == self.code].buffer(self.situee.distance_proximite_m).to_crs(vers)
+        folium.GeoJson(
+            json.loads(anneau.to_json()),
+            name=f"À moins de {format_nombre(self.situee.distance_proximite_m)} m",
+            style_function=lambda _: {"color": "#7570b3", "weight": 1.5, "dashArray": "6 4", "fill": False},
+            interactive=False,
+        ).add_to(carte)
+        for table, nom, couleur, epaisseur in (
+            (voisins, "QPV voisins", "#999999", 1.5),
+            (qpv[qpv["code_qp"] == self.code], "Ce quartier", "#d95f02", 3),
+        ):
+            if table.empty:
+                continue
+            donnees = table[["code_qp", "lib_qp", "geometry"]].to_crs(vers)
+            donnees = donnees.assign(lib_qp=donnees["lib_qp"].map(lambda t: html.escape(str(t))))
+            folium.GeoJson(
+                json.loads(donnees.to_json()),
+                name=nom,
+                style_function=lambda _, c=couleur, e=epaisseur: {
+                    "color": c,
+                    "weight": e,
+                    "fillColor": c,
+                    "fillOpacity": 0.15,
+                },
+                tooltip=folium.GeoJsonTooltip(["lib_qp", "code_qp"], aliases=["QPV", "Code"]),
+            ).add_to(carte)
+        seances = self.situee.seances
+        placees = seances[(seances["precision"] == "coordonnees")]
+        alentour = placees[placees.distance(forme) <= RAYON_VOISINAGE_M].to_crs(vers)
+        proches = set(self.seances["id_seance"])
+        groupe = folium.FeatureGroup(name="Lieux des séances")
+        for ligne in alentour.sort_values(["date", "id_seance"]).itertuples():
+            couleur = "#d95f02" if ligne.id_seance in proches else "#1b9e77"
+            folium.CircleMarker(
+                [round(ligne.geometry.y, 5), round(ligne.geometry.x, 5)],
+                radius=6,
+                color="#222222",
+                weight=1,
+                fill=True,
+                fill_color=couleur,
+                fill_opacity=0.9,
+                tooltip=f"{ligne.date:%d/%m/%Y} · {html.escape(str(ligne.intitule))}",
+            ).add_to(groupe)
+        groupe.add_to(carte)
+        folium.LayerControl(collapsed=True).add_to(carte)
+        xmin, ymin, xmax, ymax = qpv[qpv["code_qp"] == self.code].buffer(800).to_crs(vers).total_bounds
+        carte.fit_bounds([[ymin, xmin], [ymax, xmax]])
+        ressources_integrees(carte, partagees=self.leaflet_partage)
+        return html_carte(carte)
+
+
+def ecrire_fiches(
+    situee: ActiviteSituee, referentiel: Referentiel, dossier: str | Path, departements: tuple[str, ...]
+) -> list[Path]:
+    """Écrit une fiche par QPV des départements donnés, et ``index.html`` qui les liste.
+
+    Parameters
+    ----------
+    situee : ActiviteSituee
+        Activité rattachée de l'année.
+    referentiel : Referentiel
+        Référentiel du territoire du centre.
+    dossier : str or Path
+        Dossier des fiches (``reports/<annee>/fiches``).
+    departements : tuple of str
+        Départements dont on écrit les QPV.
+
+    Returns
+    -------
+    list of Path
+        Les fiches écrites (sans l'index).
+    """
+    from .cartes import fichiers_leaflet
+    from .export import rendre_page
+    from .rapport import STYLE
+
+    dossier = Path(dossier)
+    ecrites = []
+    lignes = []
+    for departement in departements:
+        couverture = couverture_qpv(situee, referentiel, departement)
+        for ligne in couverture.itertuples():
+            fiche = FicheQPV(situee, referentiel, ligne.code_qp, leaflet_partage=True)
+            ecrites.append(ecrire_atomique(dossier / f"{ligne.code_qp}.html", fiche.page().encode("utf-8")))
+            ecrire_atomique(dossier / f"{ligne.code_qp}.carte.html", fiche.page_carte().encode("utf-8"))
+            lignes.append(
+                f'<tr><td><a href="{html.escape(ligne.code_qp)}.html">{html.escape(str(ligne.lib_qp))}</a></td>'
+                f"<td>{html.escape(ligne.code_qp)}</td><td>{html.escape(str(ligne.lib_com).replace(',', ', '))}</td>"
+                f"<td>{format_nombre(ligne.seances_dedans)}</td><td>{format_nombre(ligne.seances_proximite)}</td></tr>"
+            )
+    corps = (
+        STYLE
+        + "<h1>Fiches des quartiers prioritaires</h1>"
+        + '<table class="donnees texte"><caption>Une fiche par QPV 2024</caption><thead><tr>'
+        + "".join(
+            f"<th scope='col'>{t}</th>"
+            for t in ("QPV", "Code", "Commune(s)", "Séances dedans", "Séances à proximité")
+        )
+        + f"</tr></thead><tbody>{''.join(lignes)}</tbody></table>"
+    )
+    ecrire_atomique(
+        dossier / "index.html", rendre_page("Fiches des quartiers prioritaires", corps).encode("utf-8")
+    )
+    css, js = fichiers_leaflet()
+    ecrire_atomique(dossier / "leaflet.css", css.encode("utf-8"))
+    ecrire_atomique(dossier / "leaflet.js", js.encode("utf-8"))
+    return ecrites

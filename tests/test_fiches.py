@@ -1,0 +1,77 @@
+"""Fiches QPV : contenu recalculé autrement, liens depuis les rapports, commande, notebook."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from observatoire import ErreurParametre, preparer_rapport
+from observatoire.fiches import FicheQPV
+
+from .conftest import DEMO, RACINE
+
+
+@pytest.fixture(scope="module")
+def rapport():
+    return preparer_rapport("synthese", donnees=DEMO)
+
+
+@pytest.mark.parametrize("code_qp", ["QN09535M", "QN09208M", "QN07801M"])
+def test_seances_de_la_fiche_recalculees(rapport, code_qp):
+    """Séances dedans et à moins de 300 m, recalculées par geopandas depuis les CSV bruts."""
+    seances = pd.read_csv(DEMO / "2023" / "seances.csv", sep=";", dtype=str, keep_default_na=False)
+    seances = seances[(seances["distanciel"] != "oui") & (seances["latitude"] != "")]
+    points = gpd.GeoDataFrame(
+        seances[["id_seance"]],
+        geometry=gpd.points_from_xy(seances["longitude"].astype(float), seances["latitude"].astype(float)),
+        crs=4326,
+    ).to_crs(2154)
+    forme = gpd.read_file(RACINE / "data" / "reference" / "qpv_2024.geojson").to_crs(2154)
+    forme = forme[forme["code_qp"] == code_qp].geometry.iloc[0]
+    distances = points.distance(forme)
+    fiche = FicheQPV(rapport.situee, rapport.referentiel, code_qp)
+    assert sorted(fiche.seances["id_seance"]) == sorted(points.loc[distances <= 300, "id_seance"])
+    assert (fiche.seances["distance_qpv_m"] == 0).sum() == (distances == 0).sum()
+    page = fiche.page()
+    assert f"({code_qp})</h1>" in page and '<html lang="fr">' in page
+    dedans = int((distances == 0).sum())
+    assert re.search(
+        rf'<span class="valeur">{dedans}</span><span class="libelle">séances dans le quartier', page
+    )
+
+
+def test_qpv_inconnu(rapport):
+    with pytest.raises(ErreurParametre, match="QPV inconnu du référentiel : 'QN99999X'"):
+        FicheQPV(rapport.situee, rapport.referentiel, "QN99999X")
+
+
+@pytest.mark.lent
+def test_fiches_publiees_et_reliees(lot):
+    dossier = lot[0]["dossier"]
+    fiches = sorted((dossier / "fiches").glob("QN*.html"))
+    assert len([f for f in fiches if not f.name.endswith(".carte.html")]) == 83
+    assert (dossier / "fiches" / "leaflet.js").is_file()
+    index = (dossier / "index.html").read_text(encoding="utf-8")
+    assert 'href="fiches/index.html"' in index
+    rapport = (dossier / "95" / "rapport.html").read_text(encoding="utf-8")
+    assert 'href="../fiches/QN09535M.html"' in rapport, "tableau de couverture relié aux fiches"
+    carte = (dossier / "95" / "carte.html").read_text(encoding="utf-8")
+    assert "../fiches/QN09535M.html" in carte and 'target=\\"_top\\"' in carte or 'target="_top"' in carte
+
+
+@pytest.mark.lent
+def test_commande_fiches(tmp_path):
+    resultat = subprocess.run(
+        [sys.executable, "-m", "observatoire", "fiches", "--departements", "92", "--donnees", str(DEMO),
+         "--sortie", str(tmp_path / "fiches")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert resultat.returncode == 0, resultat.stderr
+    assert "19 fiche(s) QPV écrite(s)" in resultat.stdout
+    pages = sorted(p.name for p in (tmp_path / "fiches").glob("QN*[!e].html"))
+    assert len(pages) == 19 and all(p.startswith("QN092") for p in pages)

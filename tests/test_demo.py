@@ -7,7 +7,7 @@ import pytest
 
 from observatoire import calculer_indicateurs, lire_activite, situer_activite, valeur
 from observatoire.activite import TABLES
-from observatoire.demo import generer_demo
+from observatoire.demo import generer_demo, registre_demo
 
 from .conftest import DEMO
 
@@ -166,7 +166,10 @@ def test_classeur_et_csv_identiques(referentiel):
 
 @pytest.mark.parametrize("annee", [2022, 2023])
 def test_demo_deterministe_et_a_jour(referentiel, annee):
-    tables = generer_demo(annee, referentiel)
+    registre, par_annee = registre_demo({a: generer_demo(a, referentiel) for a in (2022, 2023)})
+    tables = par_annee[annee]
+    lieux = pd.read_csv(DEMO / "lieux.csv", sep=";", dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(registre.astype(str), lieux, check_dtype=False)
     for nom, table in tables.items():
         versionnee = pd.read_csv(DEMO / str(annee) / f"{nom}.csv", sep=";", dtype=str, keep_default_na=False)
         pd.testing.assert_frame_equal(table.astype(str), versionnee, check_dtype=False)

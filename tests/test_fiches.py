@@ -25,7 +25,14 @@ def rapport():
 def test_seances_de_la_fiche_recalculees(rapport, code_qp):
     """Séances dedans et à moins de 300 m, recalculées par geopandas depuis les CSV bruts."""
     seances = pd.read_csv(DEMO / "2023" / "seances.csv", sep=";", dtype=str, keep_default_na=False)
-    seances = seances[(seances["distanciel"] != "oui") & (seances["latitude"] != "")]
+    lieux = pd.read_csv(DEMO / "lieux.csv", sep=";", dtype=str, keep_default_na=False).set_index("id_lieu")
+    seances["latitude"] = seances["latitude"].where(
+        seances["latitude"] != "", seances["id_lieu"].map(lieux["latitude"])
+    )
+    seances["longitude"] = seances["longitude"].where(
+        seances["longitude"] != "", seances["id_lieu"].map(lieux["longitude"])
+    )
+    seances = seances[(seances["distanciel"] != "oui") & (seances["latitude"].fillna("") != "")]
     points = gpd.GeoDataFrame(
         seances[["id_seance"]],
         geometry=gpd.points_from_xy(seances["longitude"].astype(float), seances["latitude"].astype(float)),

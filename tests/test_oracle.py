@@ -57,6 +57,25 @@ def _lire(dossier: Path) -> dict[str, pd.DataFrame]:
     seances["demi_journees"] = pd.to_numeric(seances["demi_journees"].replace("", "1")).astype(int)
     for colonne in ("latitude", "longitude"):
         seances[colonne] = pd.to_numeric(seances[colonne].str.replace(",", "."), errors="coerce")
+    seances["placement"] = np.where(seances["latitude"].notna(), "coordonnees", "non_placee")
+    registre = dossier.parent / "lieux.csv"
+    if registre.is_file() and "id_lieu" in seances.columns:
+        # Registre des lieux : il place les séances sans coordonnées par leur id_lieu, sauf un lieu
+        # à vérifier ou au centre de sa commune.
+        lieux = pd.read_csv(registre, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        lieux = lieux[
+            (lieux["latitude"] != "") & (lieux["statut"] != "a_verifier") & (lieux["source"] != "centroide")
+        ]
+        lieux = lieux.set_index("id_lieu")
+        sans = seances["latitude"].isna()
+        for colonne in ("latitude", "longitude"):
+            seances.loc[sans, colonne] = pd.to_numeric(
+                seances.loc[sans, "id_lieu"].map(lieux[colonne]), errors="coerce"
+            )
+        type_lieu = seances["id_lieu"].map(lieux["type"]).replace("", "coordonnees")
+        seances.loc[sans & seances["latitude"].notna(), "placement"] = type_lieu[
+            sans & seances["latitude"].notna()
+        ]
     seances["distanciel"] = seances["distanciel"].str.lower().isin(["oui", "o", "1", "vrai", "x"])
     tables["participations"]["nombre"] = tables["participations"]["nombre"].astype(int)
     return tables
@@ -244,6 +263,8 @@ def _territoire(t, seances, participations, demandes, dedans, autour, communes, 
     lignes.append(_ligne(t, "participations_communes_pv", "total", pv, pv / total if total else np.nan))
 
     lignes += _repartition(t, "seances_par_precision", seances.groupby("precision").size(), len(seances))
+    placement = seances["placement"].where(seances["precision"] != "distanciel", "distanciel")
+    lignes += _repartition(t, "seances_par_placement", seances.groupby(placement).size(), len(seances))
     placees = seances[seances["precision"] == "coordonnees"]
     lignes += _repartition(t, "seances_par_situation_qpv", placees.groupby("situation").size(), len(placees))
     lignes.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -36,20 +37,26 @@ def test_le_readme_a_des_commandes():
 
 @pytest.fixture(scope="module")
 def donnees_du_centre():
-    """``data/centre`` du README : ici, la démonstration (lien retiré ensuite)."""
+    """``data/centre`` du README : ici, une copie de la démonstration (effacée ensuite), et un
+    géocodeur BAN sur la boucle locale (``OBSERVATOIRE_URL_BAN``) : jamais le vrai service."""
+    from .test_geocodage import _Geocodeur
+
     centre = RACINE / "data" / "centre"
     cree = not centre.exists()
     if cree:
-        centre.symlink_to(DEMO, target_is_directory=True)
-    yield centre
+        shutil.copytree(DEMO, centre)
+    geocodeur = _Geocodeur()
+    yield centre, geocodeur.url
+    geocodeur.arreter()
     if cree:
-        centre.unlink()
+        shutil.rmtree(centre)
 
 
 @pytest.mark.lent
 @pytest.mark.parametrize("commande", [c for c in _commandes() if c not in NON_LANCEES])
 def test_commande_du_readme(commande, donnees_du_centre):
     environnement = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
+    environnement["OBSERVATOIRE_URL_BAN"] = donnees_du_centre[1]
     resultat = subprocess.run(
         ["bash", "-c", commande], cwd=RACINE, capture_output=True, text=True, timeout=900, env=environnement
     )

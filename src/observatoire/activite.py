@@ -20,7 +20,7 @@ import json
 import re
 import unicodedata
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ import shapely
 from pyproj import Transformer
 
 from .erreurs import ErreurDonnees
+from .lieux import chemin_registre, lire_registre, placer_seances
 from .referentiel import CRS_CALCUL, Referentiel, charger_referentiel
 from .territoires import COMMUNES_FUSIONNEES, departement_de_commune
 from .vocabulaires import normaliser_vocabulaire, suggerer
@@ -88,6 +89,8 @@ CONTRAT: dict[str, tuple[_Colonne, ...]] = {
         _Colonne("demi_journees", "entier", requise=False, defaut="1", maximum=DEMI_JOURNEES_MAX),
         _Colonne("code_commune", "commune"),
         _Colonne("lieu", "texte", requise=False),
+        _Colonne("adresse", "texte", requise=False),
+        _Colonne("id_lieu", "texte", requise=False),
         _Colonne("latitude", "decimal", requise=False),
         _Colonne("longitude", "decimal", requise=False),
         _Colonne("distanciel", "booleen", requise=False, defaut="non"),
@@ -149,6 +152,7 @@ class Activite:
     bilan: pd.DataFrame
     source: str
     demonstration: bool
+    lieux: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def nombre_erreurs(self) -> int:
@@ -256,6 +260,8 @@ def lire_activite(
         )
     gardees, rejets = _ecarter(normalisees, brutes, erreurs)
     typees = {t: _typer(t, gardees[t]) for t in TABLES}
+    lieux = lire_registre(chemin_registre(chemin))
+    typees["seances"] = placer_seances(typees["seances"], lieux)
     return Activite(
         **typees,
         problemes=tableau_problemes,
@@ -263,6 +269,7 @@ def lire_activite(
         bilan=_bilan(normalisees, gardees, rejets),
         source=str(chemin),
         demonstration=_est_demonstration(chemin),
+        lieux=lieux,
     )
 
 

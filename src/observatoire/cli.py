@@ -8,6 +8,7 @@ technique écrit dans un journal dont le chemin est affiché.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import traceback
@@ -100,6 +101,14 @@ def _parseur() -> argparse.ArgumentParser:
     demo.add_argument("--sortie", type=Path, default=Path("data/demo"))
     demo.add_argument("--referentiel", type=Path)
 
+    geocoder = commandes.add_parser("geocoder", help="placer les lieux par la Base Adresse Nationale")
+    geocoder.add_argument(
+        "annee_donnees", type=Path, metavar="DONNEES/ANNEE", help="dossier de l'année (data/centre/2023)"
+    )
+    geocoder.add_argument("--accepter", action="store_true", help="accepter les résultats à vérifier")
+    geocoder.add_argument("--score-min", default="0.7", help="score minimal d'un résultat sûr (0 à 1)")
+    geocoder.add_argument("--url", default=None, help=argparse.SUPPRESS)
+
     fiches = commandes.add_parser("fiches", help="une page HTML par quartier prioritaire (fiche QPV)")
     fiches.add_argument("--annee", default=ANNEE_PAR_DEFAUT)
     fiches.add_argument("--departements", nargs="+", default=list(DEPARTEMENTS_PAR_DEFAUT))
@@ -172,6 +181,8 @@ def _executer(arguments) -> int:
         dossier = ecrire_demo(arguments.sortie, referentiel=arguments.referentiel)
         print(f"Jeu de démonstration écrit dans {dossier} (CSV et classeur .xlsx).")
         return 0
+    if arguments.commande == "geocoder":
+        return _geocoder(arguments)
     if arguments.commande == "fiches":
         return _fiches(arguments)
     if arguments.commande == "rapports":
@@ -351,4 +362,26 @@ def _fiches(arguments) -> int:
         f"{len(ecrites)} fiche(s) QPV écrite(s) dans {cible} ({time.perf_counter() - debut:.1f} s) : "
         f"ouvrir {cible / 'index.html'}."
     )
+    return 0
+
+
+def _geocoder(arguments) -> int:
+    from .geocodage import SCORE_MIN, URL_BAN, geocoder
+
+    try:
+        score_min = float(str(arguments.score_min).replace(",", "."))
+    except ValueError:
+        score_min = -1.0
+    if not 0 <= score_min <= 1:
+        raise ErreurParametre(
+            f"--score-min doit être un nombre de 0 à 1 (reçu {arguments.score_min}) ; {SCORE_MIN} par défaut."
+        )
+    bilan = geocoder(
+        arguments.annee_donnees,
+        url=arguments.url or os.environ.get("OBSERVATOIRE_URL_BAN") or URL_BAN,
+        accepter=arguments.accepter,
+        score_min=score_min,
+    )
+    print(bilan.resume())
+    print(f"Registre des lieux : {bilan.registre}")
     return 0

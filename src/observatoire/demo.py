@@ -274,6 +274,66 @@ def _lieux(referentiel: Referentiel, seances: pd.DataFrame) -> pd.DataFrame:
     return seances.assign(latitude=latitudes, longitude=longitudes)
 
 
+def _adresses_illustratives(seances: pd.DataFrame) -> list[str]:
+    """Une adresse par lieu (même lieu, même adresse), illustrative : les lieux ne sont pas réels."""
+    voies = ("rue de la Mairie", "place de la République", "avenue Jean Jaurès", "rue Victor Hugo")
+    numeros: dict[tuple, str] = {}
+    adresses = []
+    for ligne in seances.itertuples():
+        if ligne.code_commune == "":
+            adresses.append("")
+            continue
+        cle = (ligne.code_commune, ligne.lieu, ligne.latitude, ligne.longitude)
+        if cle not in numeros:
+            rang = sum(1 for c in numeros if c[0] == ligne.code_commune)
+            numeros[cle] = f"{1 + 2 * rang} {voies[rang % len(voies)]}"
+        adresses.append(numeros[cle])
+    return adresses
+
+
+def registre_demo(tables_par_annee: dict[int, dict[str, pd.DataFrame]]) -> tuple[pd.DataFrame, dict]:
+    """Le registre des lieux de la démonstration, et les séances qui y renvoient (``id_lieu``).
+
+    Chaque lieu distinct (nom, adresse, commune, coordonnées) reçoit un ``id_lieu`` ; ses
+    coordonnées passent des séances au registre (``source = saisie``). Les lieux dont la séance
+    n'avait pas de coordonnées y restent sans : ``observatoire geocoder`` les placera.
+    """
+    from .lieux import COLONNES_LIEUX
+
+    toutes = pd.concat([t["seances"] for t in tables_par_annee.values()], ignore_index=True)
+    presentes = toutes[toutes["code_commune"] != ""]
+    lieux = (
+        presentes[["lieu", "adresse", "code_commune", "latitude", "longitude"]]
+        .drop_duplicates()
+        .sort_values(["code_commune", "adresse", "lieu", "latitude", "longitude"], kind="stable")
+        .reset_index(drop=True)
+    )
+    lieux["id_lieu"] = [f"L{rang:04d}" for rang in range(1, len(lieux) + 1)]
+    cle = ["lieu", "adresse", "code_commune", "latitude", "longitude"]
+    resultat = {}
+    for annee, tables in tables_par_annee.items():
+        seances = tables["seances"].drop(columns="id_lieu").merge(lieux, on=cle, how="left")
+        seances["id_lieu"] = seances["id_lieu"].fillna("")
+        seances["latitude"], seances["longitude"] = "", ""
+        resultat[annee] = {**tables, "seances": seances[tables["seances"].columns]}
+    registre = pd.DataFrame(
+        {
+            "id_lieu": lieux["id_lieu"],
+            "nom": lieux["lieu"],
+            "adresse": lieux["adresse"],
+            "code_commune": lieux["code_commune"],
+            "latitude": lieux["latitude"],
+            "longitude": lieux["longitude"],
+            "source": ["saisie" if lat else "" for lat in lieux["latitude"]],
+            "score": "",
+            "type": "",
+            "statut": ["accepte" if lat else "" for lat in lieux["latitude"]],
+            "date_geocodage": "",
+        }
+    )[COLONNES_LIEUX]
+    return registre, resultat
+
+
 def _participations(actions, origines, seances, annee) -> pd.DataFrame:
     lignes: list[dict] = []
     for numero, (action, origine) in enumerate(zip(actions, origines, strict=True), start=1):
@@ -523,6 +583,7 @@ def generer_demo(annee: int = 2023, referentiel: Referentiel | None = None) -> d
         ]
     )
     seances = _lieux(referentiel, seances)
+    seances = seances.assign(adresse=_adresses_illustratives(seances), id_lieu="")
     seances = seances[
         [
             "id_seance",
@@ -531,6 +592,8 @@ def generer_demo(annee: int = 2023, referentiel: Referentiel | None = None) -> d
             "demi_journees",
             "code_commune",
             "lieu",
+            "adresse",
+            "id_lieu",
             "latitude",
             "longitude",
             "distanciel",
@@ -572,8 +635,10 @@ def ecrire_demo(sortie: str | Path = "data/demo", annees=(2022, 2023), referenti
         "description": "Données illustratives reproduisant les chiffres publiés du rapport "
         "d'activité 2023 du Pôle ressources ; ce ne sont pas des données réelles.",
     }
-    for annee in annees:
-        tables = generer_demo(annee, referentiel)
+    registre, par_annee = registre_demo({annee: generer_demo(annee, referentiel) for annee in annees})
+    dossier.mkdir(parents=True, exist_ok=True)
+    registre.to_csv(dossier / "lieux.csv", sep=";", index=False, encoding="utf-8")
+    for annee, tables in par_annee.items():
         dossier_annee = dossier / str(annee)
         dossier_annee.mkdir(parents=True, exist_ok=True)
         for nom, table in tables.items():

@@ -60,6 +60,15 @@ LIBELLES_SITUATIONS = {
     "hors_qpv": "Hors QPV",
     "non_situee": "Sans coordonnées (non placée)",
 }
+LIBELLES_PLACEMENTS = {
+    "coordonnees": "Coordonnées saisies",
+    "numero": "Adresse (numéro)",
+    "rue": "Rue",
+    "lieu-dit": "Lieu-dit",
+    "commune": "Commune seulement (centre ou lieu à vérifier)",
+    "non_placee": "Non placée",
+    "distanciel": "À distance",
+}
 _MOIS = [
     "janvier", "février", "mars", "avril", "mai", "juin",
     "juillet", "août", "septembre", "octobre", "novembre", "décembre",
@@ -251,6 +260,14 @@ def _indicateurs_activite(p: _Perimetre, t: str, noms_departements: dict[str, st
         LIBELLES_SITUATIONS,
         ordre=["coordonnees", "commune", "distanciel"],
     )
+    lignes += _repartition(
+        t,
+        "seances_par_placement",
+        seances["placement"],
+        None,
+        LIBELLES_PLACEMENTS,
+        ordre=list(LIBELLES_PLACEMENTS),
+    )
     placees = seances[seances["precision"] == "coordonnees"]
     lignes += _repartition(
         t,
@@ -434,7 +451,7 @@ def couverture_qpv(
     paires = situee.paires_qpv
     dedans = paires[paires["distance_qpv_m"] == 0].groupby("code_qp")["id_seance"].nunique()
     autour = paires[paires["distance_qpv_m"] > 0].groupby("code_qp")["id_seance"].nunique()
-    colonnes = ["code_qp", "lib_qp", "lib_com", "insee_dep"]
+    colonnes = ["code_qp", "lib_qp", "lib_com", "insee_dep", "insee_com"]
     table = pd.DataFrame(qpv.reindex(columns=colonnes)).fillna("").reset_index(drop=True)
     table["seances_dedans"] = table["code_qp"].map(dedans).fillna(0).astype("int64")
     table["seances_proximite"] = table["code_qp"].map(autour).fillna(0).astype("int64")

@@ -197,6 +197,12 @@ def situer_seances(
     points = points.to_crs(CRS_CALCUL)
     rattachement = rattacher_qpv(points, referentiel.qpv, distance_proximite_m)
     situees = pd.concat([situees, rattachement], axis=1)
+    if "placement" not in situees.columns:
+        situees["placement"] = np.where(
+            situees["distanciel"].astype(bool),
+            "distanciel",
+            np.where(points.isna(), "non_placee", "coordonnees"),
+        )
     situees["precision"] = np.select(
         [situees["distanciel"].astype(bool).to_numpy(), points.isna().to_numpy()],
         ["distanciel", "commune"],

@@ -314,7 +314,7 @@ class Rapport:
             f"{format_nombre(self._v('qpv_seance_proximite'))} autres en ont eu une à moins de {distance} m ; "
             f"{format_nombre(self._v('qpv') - self._v('qpv_atteints'))} QPV n'ont été atteints ni dedans ni à "
             f"proximité (séances placées par leurs coordonnées ; une séance sans coordonnées n'est jamais "
-            f"rattachée à un QPV).</p>"
+            f"rattachée à un QPV).</p>" + self._precision_des_lieux(comptes)
         )
         for colonne in ("Séances dedans", "Séances à proximité"):
             tableau_qpv[colonne] = tableau_qpv[colonne].map(format_nombre)
@@ -335,6 +335,40 @@ class Rapport:
                 "(les moins atteintes d'abord)",
             )
         )
+
+    def _precision_des_lieux(self, comptes: pd.DataFrame) -> str:
+        """Combien de séances sont placées à l'adresse, à la rue, à la commune, ou pas du tout."""
+        seances = self.situee.seances
+        if self.territoire != SYNTHESE:
+            seances = seances[seances["insee_dep"] == self.territoire]
+        placement = seances["placement"].value_counts()
+
+        def n(*cles: str) -> int:
+            return int(sum(placement.get(c, 0) for c in cles))
+
+        texte = (
+            f"<p>Précision des lieux : {format_nombre(n('coordonnees', 'numero'))} séance(s) placée(s) à "
+            f"l'adresse (coordonnées saisies ou numéro géocodé), {format_nombre(n('rue', 'lieu-dit'))} à la rue "
+            f"ou au lieu-dit, {format_nombre(n('commune'))} à la seule commune (centre de la commune ou "
+            f"géocodage à vérifier), {format_nombre(n('non_placee'))} non placée(s), "
+            f"{format_nombre(n('distanciel'))} à distance.</p>"
+        )
+        non_atteintes = set()
+        for communes in (
+            comptes.loc[comptes["atteinte"] == "non", "insee_com"] if "insee_com" in comptes else []
+        ):
+            non_atteintes |= {c.strip() for c in str(communes).split(",")}
+        douteuses = seances[
+            seances["placement"].isin(["commune", "non_placee"]) & seances["code_commune"].isin(non_atteintes)
+        ]
+        if len(douteuses):
+            texte += (
+                f'<p class="obs-bandeau" role="note">{format_nombre(len(douteuses))} séance(s) sans lieu précis se '
+                "sont tenues dans des communes dont un QPV est compté « non atteint » : placées à leur adresse "
+                "(observatoire geocoder), elles pourraient en atteindre. Le nombre de QPV atteints est un "
+                "minimum.</p>"
+            )
+        return texte
 
     def activite_detaillee(self) -> Section:
         """Participations par axe, thématique, public et mois (graphiques et tableaux)."""

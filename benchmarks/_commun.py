@@ -38,3 +38,22 @@ def chronometrer(fonction, repetitions: int = 3) -> tuple[list[float], object]:
         resultat = fonction()
         durees.append(time.perf_counter() - debut)
     return durees, resultat
+
+
+def jeu_seances_agrandi(dossier: Path, facteur: int) -> Path:
+    """Dossier de données (``dossier/2023`` et ``lieux.csv``) dont chaque séance est répétée
+    ``facteur`` fois (mêmes lieux, nouveaux identifiants), avec ses participations."""
+    annee = dossier / "2023"
+    annee.mkdir(parents=True, exist_ok=True)
+    for fichier in DEMO_2023.iterdir():
+        shutil.copy(fichier, annee / fichier.name)
+    shutil.copy(DEMO_2023.parent / "lieux.csv", dossier / "lieux.csv")
+    seances = pd.read_csv(DEMO_2023 / "seances.csv", sep=";", dtype=str, keep_default_na=False)
+    participations = pd.read_csv(DEMO_2023 / "participations.csv", sep=";", dtype=str, keep_default_na=False)
+    copies_s, copies_p = [], []
+    for k in range(facteur):
+        copies_s.append(seances.assign(id_seance=seances["id_seance"] + f"-{k}"))
+        copies_p.append(participations.assign(id_seance=participations["id_seance"] + f"-{k}"))
+    pd.concat(copies_s).to_csv(annee / "seances.csv", sep=";", index=False)
+    pd.concat(copies_p).to_csv(annee / "participations.csv", sep=";", index=False)
+    return dossier

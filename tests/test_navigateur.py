@@ -123,3 +123,33 @@ def test_rapport_hors_ligne_avec_carte_dans_son_cadre(navigateur, lot, tmp_path)
         navigateur.switch_to.default_content()
     navigateur.save_screenshot(str(tmp_path / "rapport.png"))
     assert _erreurs_js(navigateur) == []
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["index.html", "95/rapport.html", "synthese/rapport.html", "95/carte.html", "fiches/QN09535M.html"],
+)
+def test_accessibilite_axe_core(navigateur, lot, page):
+    """axe-core, venu du paquet axe-selenium-python (2.1.6, le dernier servi par PyPI ici) :
+    aucune violation sérieuse ou critique des règles WCAG 2 A et AA (sa version d'axe-core n'a pas
+    encore les étiquettes WCAG 2.1)."""
+    axe_module = pytest.importorskip("axe_selenium_python")
+    navigateur.get((lot[0]["dossier"] / page).as_uri())
+    time.sleep(1)
+    axe_module.Axe(navigateur).inject()
+    navigateur.set_script_timeout(120)
+    # Seules les violations reviennent du navigateur : le résultat complet d'axe est trop lourd.
+    resultats = navigateur.execute_async_script(
+        "var fin = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})"
+        ".then(r => fin({version: axe.version, violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 3).map(n => ({html: n.html}))}))}))"
+        ".catch(e => fin({erreur: String(e)}));"
+    )
+    assert "erreur" not in resultats, resultats
+    graves = [
+        f"{v['id']} ({v['impact']}) : {v['help']} — ex. {v['nodes'][0]['html'][:160]}"
+        for v in resultats["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not graves, "\n".join(graves)

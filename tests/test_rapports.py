@@ -104,8 +104,9 @@ def test_carte_reproductible_octet_pour_octet(lot, referentiel):
     bilan, donnees = lot
     activite = lire_activite(donnees / "2023", annee=2023, referentiel=referentiel)
     situee = situer_activite(activite, referentiel)
-    page = html_carte(carte_activite(situee, referentiel, "95"))
-    assert page == html_carte(carte_activite(situee, referentiel, "95"))
+    titre = "Carte de l'activité 2023 — Val-d'Oise (95)"
+    page = html_carte(carte_activite(situee, referentiel, "95", "../fiches/"), titre)
+    assert page == html_carte(carte_activite(situee, referentiel, "95", "../fiches/"), titre)
     assert page.encode("utf-8") == (bilan["dossier"] / "95" / "carte.html").read_bytes()
 
 

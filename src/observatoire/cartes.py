@@ -513,13 +513,30 @@ def _arrondi_lisible(valeur: float) -> int:
     return int(valeur // puissance * puissance)
 
 
-def html_carte(carte: folium.Map) -> str:
+def html_carte(carte: folium.Map, titre: str = "Carte de l'activité du centre de ressources") -> str:
     """HTML autonome et reproductible d'une carte : ressources intégrées, identifiants stables.
 
-    Folium complète la carte à chaque rendu : rendre une seule fois chaque objet carte.
+    La page a une langue, un titre, et se laisse agrandir (folium interdit le zoom du navigateur,
+    ce qui gêne les personnes malvoyantes : critère WCAG 1.4.4). Folium complète la carte à chaque
+    rendu : rendre une seule fois chaque objet carte.
     """
     page = carte.get_root().render()
     page = page.replace("<html>", '<html lang="fr">', 1)
+    page = re.sub(
+        r'<meta name="viewport" content="[^"]*"\s*/?>',
+        lambda _: (
+            f'<meta name="viewport" content="width=device-width, initial-scale=1.0">\n<title>{html.escape(titre)}</title>'
+        ),
+        page,
+        count=1,
+    )
+    # Un titre de niveau 1 (masqué à l'écran, lu par les lecteurs d'écran) : la page a un repère.
+    page = page.replace(
+        "<body>",
+        '<body>\n<h1 style="position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)">'
+        f"{html.escape(titre)}</h1>",
+        1,
+    )
     return _identifiants_stables(page)
 
 
@@ -560,13 +577,15 @@ def _identifiants_stables(page: str) -> str:
     return re.sub(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", remplacer, page)
 
 
-def ecrire_carte(carte: folium.Map, chemin: str | Path) -> str:
+def ecrire_carte(
+    carte: folium.Map, chemin: str | Path, titre: str = "Carte de l'activité du centre de ressources"
+) -> str:
     """Écrit la carte autonome (``carte.html``) et renvoie son HTML.
 
     Deux cartes construites sur les mêmes données donnent les mêmes octets. Folium modifie la
     carte en la rendant : rendre une fois par carte (utiliser le HTML renvoyé).
     """
-    page = html_carte(carte)
+    page = html_carte(carte, titre)
     chemin = Path(chemin)
     chemin.parent.mkdir(parents=True, exist_ok=True)
     chemin.write_text(page, encoding="utf-8")

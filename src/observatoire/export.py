@@ -151,7 +151,13 @@ def exporter_pdf(chemin_html: str | Path, chemin_pdf: str | Path) -> Path:
             "« chromium » (ou indiquez son chemin dans OBSERVATOIRE_CHROMIUM)."
         )
     chemin_pdf = Path(chemin_pdf)
+    chemin_html = Path(chemin_html)
+    # Chromium change chaque lien en adresse absolue (file:///…/95/carte.html) : une trace de la
+    # machine, et un lien mort dans un PDF envoyé par courriel. La page imprimée n'a pas de liens.
+    sans_liens = re.sub(r'(<a\b[^>]*?)\s+href="[^"]*"', r"\1", chemin_html.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="observatoire-chromium-") as profil:
+        imprimee = Path(tempfile.mkstemp(prefix=".impression-", suffix=".html", dir=chemin_html.parent)[1])
+        imprimee.write_text(sans_liens, encoding="utf-8")
         commande = [
             executable,
             "--headless",
@@ -167,12 +173,14 @@ def exporter_pdf(chemin_html: str | Path, chemin_pdf: str | Path) -> Path:
             "--no-pdf-header-footer",
             "--run-all-compositor-stages-before-draw",
             f"--print-to-pdf={chemin_pdf}",
-            Path(chemin_html).resolve().as_uri(),
+            imprimee.resolve().as_uri(),
         ]
         try:
             resultat = subprocess.run(commande, capture_output=True, text=True, timeout=DELAI_PDF_S)
         except subprocess.TimeoutExpired as erreur:
             raise RuntimeError(f"Chromium n'a pas produit le PDF en {DELAI_PDF_S} s.") from erreur
+        finally:
+            imprimee.unlink(missing_ok=True)
     if resultat.returncode != 0 or not chemin_pdf.is_file() or chemin_pdf.stat().st_size == 0:
         raise RuntimeError(f"Chromium n'a pas produit le PDF : {resultat.stderr.strip()[-300:]}")
     return chemin_pdf

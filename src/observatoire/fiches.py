@@ -347,7 +347,7 @@ class FicheQPV:
         xmin, ymin, xmax, ymax = qpv[qpv["code_qp"] == self.code].buffer(800).to_crs(vers).total_bounds
         carte.fit_bounds([[ymin, xmin], [ymax, xmax]])
         ressources_integrees(carte, partagees=self.leaflet_partage)
-        return html_carte(carte)
+        return html_carte(carte, f"Carte du quartier {self.qpv['lib_qp']} ({self.code})")
 
 
 def ecrire_fiches(

@@ -249,9 +249,11 @@ class Rapport:
         carte = carte_activite(self.situee, self.referentiel, self.territoire, self._lien_fiches())
         lien, statique = "", ""
         if self.sortie is None:
-            page = html_carte(carte)
+            page = html_carte(carte, f"Carte de l'activité {self.annee} — {self.nom_territoire}")
         else:
-            page = ecrire_carte(carte, self.sortie / "carte.html")
+            page = ecrire_carte(
+                carte, self.sortie / "carte.html", f"Carte de l'activité {self.annee} — {self.nom_territoire}"
+            )
             statique = figure_html(
                 carte_statique(self.situee, self.referentiel, self.territoire),
                 f"Carte de l'activité — {self.nom_territoire} : participations pour 10 000 habitants par "

@@ -183,6 +183,20 @@ def test_parametres_du_lot_valides(tmp_path):
 
 
 @pytest.mark.lent
+def test_papermill_depuis_ailleurs_avec_cwd(tmp_path):
+    """Les chemins des notebooks se résolvent depuis le projet : papermill lancé d'un autre
+    dossier, avec ``--cwd``, trouve data/demo et le référentiel."""
+    sortie = tmp_path / "sortie.ipynb"
+    resultat = subprocess.run(
+        [sys.executable, "-m", "papermill", str(RACINE / "notebooks" / "rapport_departement.ipynb"), str(sortie),
+         "-p", "departement", "78", "--cwd", str(tmp_path), "--log-level", "ERROR"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert resultat.returncode == 0, resultat.stderr[-2000:]
+    assert re.search(r"Yvelines \(78\)</h1>", sortie.read_text(encoding="utf-8"))
+
+
+@pytest.mark.lent
 @pytest.mark.parametrize("valeur", ["095", "92"])
 def test_papermill_direct_normalise_le_code(tmp_path, valeur):
     sortie = tmp_path / "sortie.ipynb"

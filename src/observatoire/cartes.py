@@ -31,7 +31,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from .formats import format_nombre
-from .indicateurs import SYNTHESE, couverture_qpv
+from .indicateurs import SYNTHESE, couverture_qpv, restreindre
 from .jointures import ActiviteSituee
 from .referentiel import Referentiel
 
@@ -131,9 +131,7 @@ def carte_activite(
     _couche_cercles(communes).add_to(carte)
     carte.add_child(_LieuxRegroupes(seances))
     folium.LayerControl(collapsed=False).add_to(carte)
-    perimetre = situee.seances
-    if territoire != SYNTHESE:
-        perimetre = perimetre[perimetre["insee_dep"] == territoire]
+    perimetre = restreindre(situee.seances, "insee_dep", territoire)
     carte.add_child(_Legende(classes, communes, seances, int((perimetre["precision"] == "commune").sum())))
     ressources_integrees(carte)
     xmin, ymin, xmax, ymax = departements.total_bounds
@@ -142,17 +140,11 @@ def carte_activite(
 
 
 def _couches(situee, referentiel, territoire):
-    communes = referentiel.communes
-    qpv = referentiel.qpv
-    departements = referentiel.departements
-    seances = situee.seances
-    participations = situee.participations
-    if territoire != SYNTHESE:
-        communes = communes[communes["insee_dep"] == territoire]
-        qpv = qpv[qpv["insee_dep"] == territoire]
-        departements = departements[departements["insee_dep"] == territoire]
-        seances = seances[seances["insee_dep"] == territoire]
-        participations = participations[participations["departement"] == territoire]
+    communes = restreindre(referentiel.communes, "insee_dep", territoire)
+    qpv = restreindre(referentiel.qpv, "insee_dep", territoire)
+    departements = restreindre(referentiel.departements, "insee_dep", territoire)
+    seances = restreindre(situee.seances, "insee_dep", territoire)
+    participations = restreindre(situee.participations, "departement", territoire)
     par_commune = participations.groupby("code_commune_origine")["nombre"].sum()
     colonnes = ["insee_com", "nom_com", "nom_epci", "nom_ept", "n_qpv_2024", "population", "geometry"]
     communes = communes[colonnes].copy()

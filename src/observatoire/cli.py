@@ -187,21 +187,24 @@ def _executer(arguments) -> int:
         return _fiches(arguments)
     if arguments.commande == "rapports":
         from .lot import produire_rapports
-        from .parametres import Parametres
 
-        parametres = Parametres(
-            annee=arguments.annee,
-            departements=tuple(arguments.departements),
-            donnees=arguments.donnees,
-            sortie=arguments.sortie,
-            referentiel=arguments.referentiel,
-            jobs=arguments.jobs,
-            tolerant=arguments.tolerant,
-            distance_proximite_m=arguments.distance,
-        )
-        bilan = produire_rapports(parametres, progression=True, pdf=not arguments.sans_pdf)
+        bilan = produire_rapports(_parametres(arguments), progression=True, pdf=not arguments.sans_pdf)
         return 0 if bilan["publie"] else 1
     raise AssertionError(arguments.commande)
+
+
+def _parametres(arguments):
+    """Les ``Parametres`` d'une commande : ses options de même nom (les autres par défaut)."""
+    from .parametres import Parametres
+
+    champs = {
+        nom: getattr(arguments, nom)
+        for nom in ("annee", "donnees", "sortie", "referentiel", "jobs", "tolerant")
+        if hasattr(arguments, nom)
+    }
+    return Parametres(
+        departements=tuple(arguments.departements), distance_proximite_m=arguments.distance, **champs
+    )
 
 
 def _referentiel(arguments) -> int:
@@ -332,16 +335,9 @@ def _fiches(arguments) -> int:
 
     from .commun import appliquer_droits, remplacer_dossier
     from .fiches import ecrire_fiches
-    from .parametres import Parametres
     from .rapport import preparer_ensemble
 
-    parametres = Parametres(
-        annee=arguments.annee,
-        departements=tuple(arguments.departements),
-        donnees=arguments.donnees,
-        referentiel=arguments.referentiel,
-        distance_proximite_m=arguments.distance,
-    )
+    parametres = _parametres(arguments)
     debut = time.perf_counter()
     ensemble = preparer_ensemble(parametres)
     cible = arguments.sortie.expanduser().resolve()

@@ -27,6 +27,7 @@ from .indicateurs import (
     couverture_communes_pv,
     couverture_qpv,
     ecrire_indicateurs,
+    restreindre,
     valeur,
 )
 from .jointures import ActiviteSituee, situer_activite
@@ -340,9 +341,7 @@ class Rapport:
 
     def _precision_des_lieux(self, comptes: pd.DataFrame) -> str:
         """Combien de séances sont placées à l'adresse, à la rue, à la commune, ou pas du tout."""
-        seances = self.situee.seances
-        if self.territoire != SYNTHESE:
-            seances = seances[seances["insee_dep"] == self.territoire]
+        seances = restreindre(self.situee.seances, "insee_dep", self.territoire)
         placement = seances["placement"].value_counts()
 
         def n(*cles: str) -> int:

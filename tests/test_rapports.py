@@ -219,5 +219,5 @@ def test_papermill_direct_normalise_le_code(tmp_path, valeur):
         timeout=300,
     )
     assert resultat.returncode == 0, resultat.stderr[-2000:]
-    attendu = r"Val-d(&#x27;|')Oise \(95\)</h1>" if valeur == "095" else r"Hauts-de-Seine \(92\)</h1>"
+    attendu = r"Val-d(&#x27;|&#39;|')Oise \(95\)</h1>" if valeur == "095" else r"Hauts-de-Seine \(92\)</h1>"
     assert re.search(attendu, sortie.read_text(encoding="utf-8"))

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .commun import ecrire_csv
 from .formats import format_nombre, format_part
+from .gabarits import rendre
 from .indicateurs import (
     SYNTHESE,
     calculer_indicateurs,
@@ -340,14 +341,8 @@ class Panneau:
                 "des participations viennent de communes PV",
             ),
         ]
-        self._chiffres.value = (
-            STYLE
-            + '<div class="obs-cartes" data-role="chiffres-cles">'
-            + "".join(
-                f'<div class="obs-carte"><span class="valeur">{valeur_carte}</span><span class="libelle">{texte}</span></div>'
-                for valeur_carte, texte in cartes
-            )
-            + "</div>"
+        self._chiffres.value = STYLE + str(
+            rendre("chiffres_cles.html.j2", cartes=cartes, role="chiffres-cles")
         )
         page = html_carte(carte_activite(situee, rapport.referentiel, rapport.territoire))
         import html as _html

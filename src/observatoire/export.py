@@ -19,8 +19,9 @@ import re
 import shutil
 import subprocess
 import tempfile
-from functools import lru_cache
 from pathlib import Path
+
+from .gabarits import rendre_page
 
 __all__ = [
     "ETIQUETTE_MASQUEE",
@@ -28,36 +29,11 @@ __all__ = [
     "exporter_html",
     "exporter_pdf",
     "normaliser_notebook",
-    "rendre_page",
 ]
 
 ETIQUETTE_MASQUEE = "masquer-export"
 EXECUTABLES_CHROMIUM = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 DELAI_PDF_S = 120
-
-
-@lru_cache(maxsize=1)
-def _environnement_modeles():
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
-    return Environment(
-        loader=PackageLoader("observatoire", "modeles"),
-        autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
-        keep_trailing_newline=True,
-    )
-
-
-def rendre_page(titre: str, corps_html: str) -> str:
-    """Page HTML complète (``lang="fr"``) autour d'un corps déjà en HTML sûr."""
-    from markupsafe import Markup
-
-    modele = _environnement_modeles().get_template("page.html.j2")
-    return modele.render(titre=titre, corps=Markup(corps_html))
-
-
-def rendre_modele(nom: str, **valeurs) -> str:
-    """Fragment HTML d'un modèle du paquet ; toute valeur est échappée sauf ``Markup``."""
-    return _environnement_modeles().get_template(nom).render(**valeurs)
 
 
 def normaliser_notebook(chemin: str | Path, remplacements: dict[str, str] | None = None) -> Path:

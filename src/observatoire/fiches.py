@@ -20,6 +20,7 @@ from .commun import ecrire_atomique
 from .erreurs import ErreurParametre
 from .exploration import seances_du_qpv
 from .formats import format_nombre, format_part
+from .gabarits import rendre
 from .graphiques import tableau_html
 from .indicateurs import couverture_qpv
 from .jointures import ActiviteSituee
@@ -98,12 +99,7 @@ class FicheQPV:
             ),
             (f"{rang} / {total}", "rang parmi les QPV du département (séances dedans et à proximité)"),
         ]
-        contenu = "".join(
-            f'<div class="obs-carte"><span class="valeur">{html.escape(v)}</span>'
-            f'<span class="libelle">{html.escape(t)}</span></div>'
-            for v, t in cartes
-        )
-        return Section(f'<div class="obs-cartes">{contenu}</div>')
+        return Section(rendre("chiffres_cles.html.j2", cartes=cartes))
 
     def carte(self):
         """Le périmètre, les QPV voisins, l'anneau de proximité et les lieux du centre alentour."""
@@ -217,7 +213,7 @@ class FicheQPV:
 
     def page(self) -> str:
         """La fiche entière, page HTML autonome."""
-        from .export import rendre_page
+        from .gabarits import rendre_page
         from .rapport import STYLE
 
         sections = [
@@ -372,7 +368,7 @@ def ecrire_fiches(
         Les fiches écrites (sans l'index).
     """
     from .cartes import fichiers_leaflet
-    from .export import rendre_page
+    from .gabarits import rendre_page
     from .rapport import STYLE
 
     dossier = Path(dossier)

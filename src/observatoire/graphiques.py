@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from markupsafe import Markup
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -117,16 +116,16 @@ def figure_html(figure: Figure, alternative: str, chemin_png: Path | None = None
 
 
 def tableau_html(tableau: pd.DataFrame, legende: str | None = None, classe: str = "donnees") -> str:
-    """Tableau HTML échappé (les valeurs sont déjà mises en forme en texte).
+    """Tableau HTML (gabarit ``tableau.html.j2``, échappement automatique).
 
-    Seule une valeur ``markupsafe.Markup`` (un lien construit avec échappement) passe telle quelle.
+    Les valeurs sont déjà mises en forme en texte ; seule une valeur ``markupsafe.Markup`` (un
+    lien construit avec échappement) passe telle quelle.
     """
-    entete = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in tableau.columns)
-    lignes = "".join(
-        "<tr>"
-        + "".join(f"<td>{v if isinstance(v, Markup) else html.escape(str(v))}</td>" for v in ligne)
-        + "</tr>"
-        for ligne in tableau.itertuples(index=False)
+    from .gabarits import rendre
+
+    lignes = [list(ligne) for ligne in tableau.itertuples(index=False)]
+    return str(
+        rendre(
+            "tableau.html.j2", colonnes=list(tableau.columns), lignes=lignes, legende=legende, classe=classe
+        )
     )
-    titre = f"<caption>{html.escape(legende)}</caption>" if legende else ""
-    return f'<table class="{classe}">{titre}<thead><tr>{entete}</tr></thead><tbody>{lignes}</tbody></table>'

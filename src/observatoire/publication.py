@@ -15,8 +15,8 @@ import pandas as pd
 
 from .activite import chemin_donnees_annee
 from .commun import chemin_affichable, ecrire_atomique, sha256_fichier, version_observatoire
-from .export import rendre_modele, rendre_page
 from .formats import format_nombre, format_part
+from .gabarits import rendre, rendre_page
 from .indicateurs import SYNTHESE, valeur
 from .parametres import Parametres
 
@@ -72,7 +72,7 @@ def ecrire_index(dossier_annee: Path, parametres: Parametres, ensemble: dict, av
                 "pdf": territoire in avec_pdf,
             }
         )
-    corps = rendre_modele(
+    corps = rendre(
         "index.html.j2",
         annee=parametres.annee,
         centre=None,

@@ -20,6 +20,7 @@ from .cartes import carte_activite, carte_statique, ecrire_carte, html_carte
 from .commun import chemin_affichable, version_observatoire
 from .erreurs import ErreurParametre
 from .formats import format_nombre, format_part
+from .gabarits import rendre
 from .graphiques import figure_html, graphique_barres, tableau_html
 from .indicateurs import (
     SYNTHESE,
@@ -200,17 +201,14 @@ class Rapport:
     # ------------------------------------------------------------------ sections
     def titre(self) -> Section:
         """Titre (``<h1>``), sous-titre et avertissement « données de démonstration »."""
-        bandeau = ""
-        if self.activite.demonstration:
-            bandeau = (
-                '<div class="obs-bandeau" role="note"><strong>Données de démonstration.</strong> '
-                "Ce rapport est produit sur un jeu illustratif qui reproduit les chiffres publiés du "
-                "rapport d'activité 2023 du Pôle ressources ; les lieux et les personnes ne sont pas réels.</div>"
-            )
         return Section(
-            f"<h1>Activité {self.annee} — {html.escape(self.nom_territoire)}</h1>"
-            f'<p class="obs-sous-titre">Où l\'activité du centre de ressources a porté, quels quartiers '
-            f"prioritaires (QPV 2024) elle a atteints ou non.</p>{bandeau}"
+            rendre(
+                "titre.html.j2",
+                titre=f"Activité {self.annee} — {self.nom_territoire}",
+                sous_titre="Où l'activité du centre de ressources a porté, quels quartiers prioritaires "
+                "(QPV 2024) elle a atteints ou non.",
+                demonstration=self.activite.demonstration,
+            )
         )
 
     def chiffres_cles(self) -> Section:
@@ -238,40 +236,33 @@ class Rapport:
                     "des participations viennent d'autres territoires",
                 ),
             )
-        contenu = "".join(
-            f'<div class="obs-carte"><span class="valeur">{html.escape(v)}</span>'
-            f'<span class="libelle">{html.escape(t)}</span></div>'
-            for v, t in cartes
-        )
-        return Section(f'<div class="obs-cartes">{contenu}</div>')
+        return Section(rendre("chiffres_cles.html.j2", cartes=cartes))
 
     def carte(self) -> Section:
         """Carte interactive intégrée (et ``carte.html``, ``figures/carte.png`` si sortie)."""
         carte = carte_activite(self.situee, self.referentiel, self.territoire, self._lien_fiches())
-        lien, statique = "", ""
+        titre = f"Carte de l'activité {self.annee} — {self.nom_territoire}"
+        statique = ""
         if self.sortie is None:
-            page = html_carte(carte, f"Carte de l'activité {self.annee} — {self.nom_territoire}")
+            page = html_carte(carte, titre)
         else:
-            page = ecrire_carte(
-                carte, self.sortie / "carte.html", f"Carte de l'activité {self.annee} — {self.nom_territoire}"
-            )
+            page = ecrire_carte(carte, self.sortie / "carte.html", titre)
             statique = figure_html(
                 carte_statique(self.situee, self.referentiel, self.territoire),
-                f"Carte de l'activité — {self.nom_territoire} : participations pour 10 000 habitants par "
-                "commune d'origine, cercles proportionnels aux participations, périmètres des QPV 2024 et "
-                "lieux des séances.",
+                f"{titre} : participations pour 10 000 habitants par commune d'origine, cercles proportionnels "
+                "aux participations, périmètres des QPV 2024 et lieux des séances.",
                 self.sortie / "figures" / "carte.png",
             ).replace('class="graphique"', 'class="obs-carte-statique"', 1)
-            lien = (
-                '<p class="obs-liens"><a href="carte.html">Ouvrir la carte seule</a> · '
-                '<a href="figures/carte.png">carte statique (PNG) pour l\'impression</a></p>'
-            )
         return Section(
-            '<iframe class="obs-carte-interactive" style="width:100%;min-width:320px;height:620px;'
-            'border:1px solid #d0d7de;border-radius:6px" '
-            f"title=\"Carte interactive de l'activité — "
-            f'{html.escape(self.nom_territoire)}" srcdoc="{html.escape(page, quote=True)}"></iframe>'
-            f"{statique}{lien}"
+            rendre(
+                "carte.html.j2",
+                titre=titre,
+                page=page,
+                largeur_min=320,
+                hauteur=620,
+                statique=Markup(statique),
+                liens=self.sortie is not None,
+            )
         )
 
     def couverture(self) -> Section:
@@ -520,19 +511,6 @@ class Rapport:
     def methode(self) -> Section:
         """Méthode, sources, licences, paramètres du calcul, date et version."""
         provenance = self.referentiel.provenance
-        sources = "".join(
-            f"<li>{html.escape(c['source'])} — millésime {c['millesime']} — {html.escape(c['licence'])}</li>"
-            for nom, c in provenance.get("couches", {}).items()
-            if nom != "qpv_france"
-        )
-        bilan = self.activite.bilan
-        ecartees = int(bilan["lignes_ecartees"].sum())
-        demonstration = (
-            "<p><strong>Données de démonstration</strong> : jeu illustratif (data/demo) qui reproduit les "
-            "chiffres publiés du rapport d'activité 2023 du Pôle ressources ville et développement social.</p>"
-            if self.activite.demonstration
-            else ""
-        )
         valeurs = {
             "territoire": self.territoire,
             **self.parametres.pour_manifeste(),
@@ -541,23 +519,23 @@ class Rapport:
         valeurs.pop("departements")
         parametres = pd.DataFrame({"Paramètre": list(valeurs), "Valeur": [str(v) for v in valeurs.values()]})
         return Section(
-            "<p>Les lieux des séances sont rattachés aux périmètres QPV 2024 en Lambert-93 (EPSG:2154) : une "
-            "séance est <em>dans</em> un QPV si son point est dans le périmètre ou sur sa limite, <em>à "
-            f"proximité</em> à moins de {format_nombre(self.situee.distance_proximite_m)} m. Une séance sans "
-            "coordonnées est comptée à sa commune, jamais dans un QPV. Les participations sont rattachées à "
-            "leur commune d'origine (commune en politique de la ville si elle accueille au moins un QPV 2024), "
-            "à défaut à leur département. Un département compte les participations qui en viennent, les "
-            "séances qui s'y tiennent et les demandes qui en viennent ; la synthèse compte tout une fois.</p>"
-            f"{demonstration}<p>Sources (référentiel installé le {html.escape(str(provenance.get('installe_le', '?')))}, "
-            f"mode {html.escape(str(provenance.get('mode', '?')))}) :</p><ul>{sources}</ul>"
-            "<p>Attribution : « ANCT, QPV 2024 ; INSEE, COG 2024 ; DGCL ; IGN ADMIN EXPRESS — Licence "
-            "Ouverte 2.0 (Etalab) ». Fond de carte © contributeurs OpenStreetMap.</p>"
-            f"<p>Données lues : {html.escape(chemin_affichable(self.activite.source))} ; "
-            f"{self.activite.nombre_avertissements} "
-            f"avertissement(s) ; {ecartees} ligne(s) écartée(s) en mode tolérant.</p>"
-            + tableau_html(parametres, "Paramètres du calcul", "donnees texte")
-            + f"<p>Produit par l'Observatoire (version {html.escape(version_observatoire())}) ; date "
-            "et durées du calcul dans <code>execution.json</code>.</p>"
+            rendre(
+                "methode.html.j2",
+                distance=format_nombre(self.situee.distance_proximite_m),
+                demonstration=self.activite.demonstration,
+                installe_le=str(provenance.get("installe_le", "?")),
+                mode=str(provenance.get("mode", "?")),
+                sources=[
+                    f"{c['source']} — millésime {c['millesime']} — {c['licence']}"
+                    for nom, c in provenance.get("couches", {}).items()
+                    if nom != "qpv_france"
+                ],
+                donnees=chemin_affichable(self.activite.source),
+                avertissements=self.activite.nombre_avertissements,
+                ecartees=int(self.activite.bilan["lignes_ecartees"].sum()),
+                parametres=Markup(tableau_html(parametres, "Paramètres du calcul", "donnees texte")),
+                version=version_observatoire(),
+            )
         )
 
 

@@ -600,7 +600,7 @@ def carte_statique(situee: ActiviteSituee, referentiel: Referentiel, territoire:
 
     communes, qpv, intercos, departements, seances = _couches(situee, referentiel, territoire)
     classes = _classes(communes["taux"])
-    figure = Figure(figsize=(10, 7.5), dpi=120)
+    figure = Figure(figsize=(10, 7.5), dpi=100)
     axe = figure.subplots()
     communes.plot(
         ax=axe, color=communes["taux"].map(lambda v: _couleur(v, classes)), edgecolor="#bbbbbb", linewidth=0.3

@@ -326,17 +326,28 @@ class FicheQPV:
         alentour = placees[placees.distance(forme) <= RAYON_VOISINAGE_M].to_crs(vers)
         proches = set(self.seances["id_seance"])
         groupe = folium.FeatureGroup(name="Lieux des séances")
-        for ligne in alentour.sort_values(["date", "id_seance"]).itertuples():
-            couleur = "#d95f02" if ligne.id_seance in proches else "#1b9e77"
+        # Un marqueur par lieu (pas par séance) : la fiche ne grossit pas avec le nombre de séances.
+        lieux = pd.DataFrame(
+            {
+                "lat": alentour.geometry.y.round(5).to_numpy(),
+                "lon": alentour.geometry.x.round(5).to_numpy(),
+                "proche": alentour["id_seance"].isin(proches).to_numpy(),
+                "nom": alentour["lieu"]
+                .where(alentour["lieu"] != "", alentour["nom_com"])
+                .astype(str)
+                .to_numpy(),
+            }
+        )
+        for (lat, lon), lieu in lieux.groupby(["lat", "lon"], sort=True):
             folium.CircleMarker(
-                [round(ligne.geometry.y, 5), round(ligne.geometry.x, 5)],
+                [float(lat), float(lon)],
                 radius=6,
                 color="#222222",
                 weight=1,
                 fill=True,
-                fill_color=couleur,
+                fill_color="#d95f02" if lieu["proche"].any() else "#1b9e77",
                 fill_opacity=0.9,
-                tooltip=f"{ligne.date:%d/%m/%Y} · {html.escape(str(ligne.intitule))}",
+                tooltip=f"{html.escape(lieu['nom'].iloc[0])} : {len(lieu)} séance(s)",
             ).add_to(groupe)
         groupe.add_to(carte)
         folium.LayerControl(collapsed=True).add_to(carte)

@@ -88,6 +88,11 @@ def test_rapport_html_autonome_leger_et_echappe(lot, territoire):
     assert len(carte.encode("utf-8")) <= 1_000_000
     assert '<html lang="fr">' in carte
     assert "import " not in rapport.split("<main>", 1)[1], "pas de code dans le rapport"
+    # Aucun balisage échappé par erreur (un « <style> » affiché comme du texte) : seules les
+    # données sont échappées.
+    corps = re.sub(r'srcdoc="[^"]*"', "", rapport.split("<main>", 1)[1])
+    for balise in ("&lt;style", "&lt;div", "&lt;table", "&lt;h1", "&lt;p"):
+        assert balise not in corps, balise
 
 
 @pytest.mark.lent

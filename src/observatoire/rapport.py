@@ -71,7 +71,8 @@ class Section:
     """
 
     def __init__(self, contenu: str):
-        self.contenu = contenu
+        # Texte ordinaire : concaténer un ``Markup`` à du texte l'échapperait (« <style> » visible).
+        self.contenu = str(contenu)
 
     def _repr_html_(self) -> str:
         return STYLE + self.contenu

@@ -29,6 +29,7 @@ import pandera.pandas as pa
 import shapely
 from pyproj import Transformer
 
+from .commun import lire_texte, separateur_csv
 from .erreurs import ErreurDonnees
 from .lieux import chemin_registre, lire_registre, placer_seances
 from .referentiel import CRS_CALCUL, Referentiel, charger_referentiel
@@ -309,14 +310,13 @@ def _lire_sources(chemin: Path) -> tuple[dict[str, _Brute], list[dict]]:
 
 
 def _lire_csv(fichier: Path, table: str, problemes: list[dict]) -> pd.DataFrame:
-    texte = _decoder(fichier)
+    texte = lire_texte(fichier)
     if not texte.strip():
         raise ErreurDonnees(
             f"{fichier.name} : fichier vide. Exportez la table {table} avec sa ligne d'en-tête "
             "(voir data/README.md)."
         )
-    premiere = next(ligne for ligne in texte.splitlines() if ligne.strip())
-    separateur = max((";", ",", "\t"), key=premiere.count)
+    separateur = separateur_csv(texte)
     lecteur = csv.reader(io.StringIO(texte, newline=""), delimiter=separateur, quotechar='"', strict=False)
     lignes: list[tuple[int, list[str]]] = []
     fin_precedente = 0
@@ -331,37 +331,6 @@ def _lire_csv(fichier: Path, table: str, problemes: list[dict]) -> pd.DataFrame:
             "de cette ligne."
         ) from erreur
     return _table_depuis_lignes(lignes, table, fichier.name, problemes)
-
-
-_MULTIOCTET_UTF8 = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
-
-
-def _decoder(fichier: Path) -> str:
-    """UTF-8 (avec ou sans BOM), sinon cp1252 si tout le fichier l'est ; jamais de remplacement.
-
-    Un fichier UTF-8 qui contient un octet invalide n'est pas relu en cp1252 (ce qui changerait
-    chaque « é » en « Ã© ») : l'erreur dit la ligne et l'octet fautifs.
-    """
-    octets = fichier.read_bytes()
-    try:
-        return octets.decode("utf-8-sig")
-    except UnicodeDecodeError as erreur:
-        if _MULTIOCTET_UTF8.search(octets) or octets.startswith(b"\xef\xbb\xbf"):
-            raise _erreur_encodage(fichier, octets, erreur.start, "UTF-8") from None
-    try:
-        return octets.decode("cp1252")
-    except UnicodeDecodeError as erreur:
-        raise _erreur_encodage(fichier, octets, erreur.start, "cp1252 (Windows)") from None
-
-
-def _erreur_encodage(fichier: Path, octets: bytes, position: int, encodage: str) -> ErreurDonnees:
-    ligne = octets.count(b"\n", 0, position) + 1
-    colonne = position - (octets.rfind(b"\n", 0, position) + 1) + 1
-    return ErreurDonnees(
-        f"{fichier.name}, ligne {ligne}, octet {colonne} (0x{octets[position]:02X}) : caractère invalide en "
-        f"{encodage}. Le fichier mélange des encodages : réenregistrez-le en « CSV UTF-8 » depuis Excel ou "
-        "LibreOffice, puis vérifiez les accents de cette ligne."
-    )
 
 
 _EN_TETE_MAX = 10  # lignes parcourues pour trouver un en-tête placé sous un titre

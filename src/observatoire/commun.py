@@ -10,7 +10,9 @@ chemin sans dévoiler la machine.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -20,19 +22,25 @@ from pathlib import Path
 
 import pandas as pd
 
+from .erreurs import ErreurDonnees
+
 __all__ = [
     "appliquer_droits",
     "chemin_affichable",
     "ecrire_atomique",
     "ecrire_csv",
+    "lire_table",
+    "lire_texte",
     "neutraliser_formules",
     "racine_projet",
     "remplacer_dossier",
+    "separateur_csv",
     "sha256_fichier",
     "version_observatoire",
 ]
 
 DEBUTS_DE_FORMULE = ("=", "+", "-", "@", "\t", "\r")
+_MULTIOCTET_UTF8 = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
 
 
 def racine_projet() -> Path:
@@ -167,3 +175,49 @@ def version_observatoire() -> str:
     except (OSError, subprocess.SubprocessError):
         commit = "inconnu"
     return f"{version}, commit {commit}"
+
+
+def lire_texte(fichier: str | Path) -> str:
+    """Texte d'un export : UTF-8 (avec ou sans BOM), sinon cp1252 si tout le fichier l'est.
+
+    Jamais de remplacement : un fichier UTF-8 qui contient un octet invalide n'est pas relu en
+    cp1252 (ce qui changerait chaque « é » en « Ã© ») ; l'erreur dit la ligne et l'octet fautifs.
+
+    Raises
+    ------
+    ErreurDonnees
+        Encodages mélangés ou octet invalide, avec le fichier, la ligne et l'octet.
+    """
+    fichier = Path(fichier)
+    octets = fichier.read_bytes()
+    try:
+        return octets.decode("utf-8-sig")
+    except UnicodeDecodeError as erreur:
+        if _MULTIOCTET_UTF8.search(octets) or octets.startswith(b"\xef\xbb\xbf"):
+            raise _erreur_encodage(fichier, octets, erreur.start, "UTF-8") from None
+    try:
+        return octets.decode("cp1252")
+    except UnicodeDecodeError as erreur:
+        raise _erreur_encodage(fichier, octets, erreur.start, "cp1252 (Windows)") from None
+
+
+def _erreur_encodage(fichier: Path, octets: bytes, position: int, encodage: str) -> ErreurDonnees:
+    ligne = octets.count(b"\n", 0, position) + 1
+    colonne = position - (octets.rfind(b"\n", 0, position) + 1) + 1
+    return ErreurDonnees(
+        f"{fichier.name}, ligne {ligne}, octet {colonne} (0x{octets[position]:02X}) : caractère invalide en "
+        f"{encodage}. Le fichier mélange des encodages : réenregistrez-le en « CSV UTF-8 » depuis Excel ou "
+        "LibreOffice, puis vérifiez les accents de cette ligne."
+    )
+
+
+def separateur_csv(texte: str) -> str:
+    """Le séparateur d'un CSV d'après sa première ligne non vide : ``;``, ``,`` ou tabulation."""
+    premiere = next((ligne for ligne in texte.splitlines() if ligne.strip()), "")
+    return max((";", ",", "\t"), key=premiere.count)
+
+
+def lire_table(fichier: str | Path) -> pd.DataFrame:
+    """Une table annexe (registre, cache) : décodage strict, séparateur détecté, tout en texte."""
+    texte = lire_texte(fichier)
+    return pd.read_csv(io.StringIO(texte), sep=separateur_csv(texte), dtype=str, keep_default_na=False)

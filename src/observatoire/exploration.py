@@ -219,11 +219,12 @@ class Panneau:
         ``departement``, ``distance``) ; changer une valeur met tout à jour.
     """
 
-    def __init__(self, rapport):
+    def __init__(self, rapport) -> None:
         import ipywidgets as widgets
 
         self.rapport = rapport
         situee = rapport.situee
+        self._par_distance: dict[float, ActiviteSituee] = {situee.distance_proximite_m: situee}
         mois = sorted(situee.seances["date"].dt.strftime("%Y-%m").dropna().unique())
         if not mois:
             mois = [f"{rapport.annee}-01"]
@@ -306,17 +307,25 @@ class Panneau:
         return code
 
     def activite_filtree(self) -> ActiviteSituee:
-        """L'activité selon les filtres du moment."""
+        """L'activité selon les filtres du moment.
+
+        L'activité rattachée à chaque distance est gardée : revenir à une distance déjà vue ne
+        refait pas les jointures.
+        """
         f = self.filtres
+        distance = float(f["distance"].value)
+        if distance not in self._par_distance:
+            self._par_distance[distance] = situer_activite(
+                self.rapport.situee.activite, self.rapport.referentiel, distance
+            )
         return filtrer_activite(
-            self.rapport.situee,
+            self._par_distance[distance],
             self.rapport.referentiel,
             mois=tuple(f["periode"].value),
             axes=tuple(f["axe"].value),
             thematiques=tuple(f["thematique"].value),
             publics=tuple(f["public"].value),
             departements=tuple(f["departement"].value),
-            distance_proximite_m=float(f["distance"].value),
         )
 
     def mettre_a_jour(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -189,7 +190,7 @@ class FicheQPV:
         """Le QPV parmi ceux de son département : séances dedans et à proximité."""
         from .rapport import Section
 
-        table = self._classement()
+        table = self._classement
         montrees = table.head(5)
         if self.code not in set(montrees["code_qp"]):
             montrees = pd.concat([montrees, table[table["code_qp"] == self.code]])
@@ -244,7 +245,9 @@ class FicheQPV:
         participations = self.situee.participations
         return participations[participations["code_commune_origine"].isin(self.communes)]
 
+    @cached_property
     def _classement(self) -> pd.DataFrame:
+        """Les QPV du département classés (calculé une fois par fiche, lu par deux sections)."""
         table = couverture_qpv(self.situee, self.referentiel, self.departement)
         table = table.assign(total=table["seances_dedans"] + table["seances_proximite"])
         table = table.sort_values(
@@ -254,7 +257,7 @@ class FicheQPV:
         return table.reset_index(drop=True)
 
     def _rang(self) -> tuple[int, int]:
-        table = self._classement()
+        table = self._classement
         return int(table.loc[table["code_qp"] == self.code, "rang"].iloc[0]), len(table)
 
     def _lieux_proches(self) -> pd.DataFrame:

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .commun import ecrire_csv
+from .commun import ecrire_csv, lire_table
 from .erreurs import ErreurDonnees, ErreurObservatoire
-from .lieux import COLONNES_LIEUX, NOM_REGISTRE, cle_lieu, ecrire_registre, lire_registre
+from .lieux import COLONNES_LIEUX, NOM_REGISTRE, TYPES_BAN, cle_lieu, ecrire_registre, lire_registre
 
 __all__ = ["SCORE_MIN", "URL_BAN", "BilanGeocodage", "ErreurGeocodage", "geocoder"]
 
@@ -41,7 +41,6 @@ ESSAIS = 4
 ATTENTE_MAX_S = 30.0
 NOM_CACHE = "geocodage_cache.csv"
 COLONNES_CACHE = ["cle", "latitude", "longitude", "score", "type", "citycode", "label"]
-_TYPES = {"housenumber": "numero", "street": "rue", "locality": "lieu-dit", "municipality": "commune"}
 
 
 class ErreurGeocodage(ErreurObservatoire):
@@ -164,7 +163,7 @@ def geocoder(
             continue
         motif = _motif_a_verifier(reponse, ligne["code_commune"], score_min)
         registre.loc[index, ["latitude", "longitude", "score", "type", "date_geocodage", "source"]] = [
-            reponse["latitude"], reponse["longitude"], reponse["score"], _TYPES.get(reponse["type"], reponse["type"]),
+            reponse["latitude"], reponse["longitude"], reponse["score"], TYPES_BAN.get(reponse["type"], reponse["type"]),
             date, "BAN",
         ]  # fmt: skip
         registre.loc[index, "statut"] = "a_verifier" if motif else "accepte"
@@ -197,9 +196,7 @@ def _ajouter_lieux_des_seances(registre: pd.DataFrame, source: Path) -> tuple[pd
     chemin = source / "seances.csv"
     if not chemin.is_file():
         return registre, 0
-    texte = chemin.read_bytes().decode("utf-8-sig", errors="strict")
-    separateur = ";" if texte.split("\n", 1)[0].count(";") >= texte.split("\n", 1)[0].count(",") else ","
-    seances = pd.read_csv(io.StringIO(texte), sep=separateur, dtype=str, keep_default_na=False)
+    seances = lire_table(chemin)
     for colonne in ("lieu", "adresse", "code_commune", "latitude", "id_lieu", "distanciel"):
         if colonne not in seances.columns:
             seances[colonne] = ""
@@ -232,7 +229,7 @@ def _ajouter_lieux_des_seances(registre: pd.DataFrame, source: Path) -> tuple[pd
 def _lire_cache(chemin: Path) -> pd.DataFrame:
     if not chemin.is_file():
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLONNES_CACHE})
-    cache = pd.read_csv(chemin, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    cache = lire_table(chemin)
     return cache.reindex(columns=COLONNES_CACHE, fill_value="")
 
 

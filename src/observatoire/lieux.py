@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .commun import ecrire_csv
+from .commun import ecrire_csv, lire_table
 from .erreurs import ErreurDonnees
 
 __all__ = [
     "COLONNES_LIEUX",
     "NOM_REGISTRE",
+    "TYPES_BAN",
     "cle_lieu",
     "chemin_registre",
     "ecrire_registre",
@@ -48,9 +49,8 @@ COLONNES_LIEUX = [
     "date_geocodage",
 ]
 SOURCES = ("saisie", "BAN", "centroide")
-# Placement d'une séance, du plus précis au moins précis (rapport : « précision des lieux »).
-PLACEMENTS = ("coordonnees", "numero", "rue", "lieu-dit", "commune", "non_placee", "distanciel")
-_TYPES_BAN = {"housenumber": "numero", "street": "rue", "locality": "lieu-dit", "municipality": "commune"}
+# Type de résultat du géocodeur BAN → type du registre.
+TYPES_BAN = {"housenumber": "numero", "street": "rue", "locality": "lieu-dit", "municipality": "commune"}
 
 
 def chemin_registre(source: str | Path) -> Path:
@@ -86,16 +86,7 @@ def lire_registre(chemin: str | Path) -> pd.DataFrame:
     chemin = Path(chemin)
     if not chemin.is_file():
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLONNES_LIEUX})
-    try:
-        texte = chemin.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as erreur:
-        raise ErreurDonnees(
-            f"{chemin.name} : encodage illisible (octet {erreur.start}) ; enregistrez-le en CSV UTF-8."
-        ) from None
-    separateur = ";" if texte.split("\n", 1)[0].count(";") >= texte.split("\n", 1)[0].count(",") else ","
-    from io import StringIO
-
-    table = pd.read_csv(StringIO(texte), sep=separateur, dtype=str, keep_default_na=False)
+    table = lire_table(chemin)
     table.columns = [str(c).strip().lower() for c in table.columns]
     if "id_lieu" not in table.columns:
         raise ErreurDonnees(

@@ -28,10 +28,10 @@ installer: $(VENV)/.installe ## environnement .venv, paquet et noyau Jupyter « 
 # Miroir local s'il existe (../shared/reference), sinon sources officielles (internet).
 data/reference/manifest.json: | $(VENV)/.installe
 	@if [ -d "$(MIROIR)" ]; then \
-		$(BIN)/observatoire referentiel installer --depuis "$(MIROIR)"; \
+		$(BIN)/observatoire referentiel installer --depuis "$(MIROIR)" --departements $(DEPARTEMENTS); \
 	else \
 		echo "Pas de miroir $(MIROIR) : téléchargement depuis les sources officielles."; \
-		$(BIN)/observatoire referentiel telecharger; \
+		$(BIN)/observatoire referentiel telecharger --departements $(DEPARTEMENTS); \
 	fi
 
 referentiel: data/reference/manifest.json ## référentiel géographique dans data/reference
@@ -40,8 +40,8 @@ demo: referentiel ## régénère le jeu de démonstration data/demo
 	$(BIN)/observatoire demo --sortie data/demo
 
 rapports: demo ## rapports HTML et PDF de l'année dans reports/<annee>
-	$(BIN)/observatoire rapports --annee $(ANNEE) --departements $(DEPARTEMENTS) \
-		--donnees data/demo --sortie reports --jobs $(JOBS)
+	$(BIN)/observatoire rapports --annee $(ANNEE) --donnees data/demo --sortie reports --jobs $(JOBS) \
+		$(if $(filter command line,$(origin DEPARTEMENTS)),--departements $(DEPARTEMENTS))
 
 test: referentiel ## toute la suite (notebooks, navigateur, lots complets)
 	$(PYTEST) tests notebooks

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -30,18 +31,38 @@ LISTES = {"qpv_non_atteints", "communes_pv_non_atteintes"}
 
 
 # --------------------------------------------------------------------------- référentiel brut
-@pytest.fixture(scope="module")
-def brut():
-    if not (REFERENCE / "manifest.json").exists():
-        pytest.skip("référentiel non installé (make referentiel)")
-    qpv = gpd.read_file(REFERENCE / "qpv_2024.geojson").to_crs(2154)
-    communes = gpd.read_file(REFERENCE / "communes.geojson").to_crs(2154)
+def charger_brut(reference: Path, territoire: tuple[str, ...]) -> dict:
+    """Le référentiel installé, lu avec geopandas et pandas seulement (tables nationales comprises)."""
+    qpv = gpd.read_file(reference / "qpv_2024.geojson").to_crs(2154)
+    communes = gpd.read_file(reference / "communes.geojson").to_crs(2154)
     for table in (qpv, communes):
         for colonne in table.columns:
             if colonne.startswith(("insee_", "siren_", "code_")):
                 table[colonne] = table[colonne].fillna("").astype(str)
     communes["n_qpv_2024"] = communes["n_qpv_2024"].fillna(0).astype(int)
-    return {"qpv": qpv, "communes": communes}
+    france = pd.read_csv(reference / "communes_france.csv", dtype=str, keep_default_na=False)
+    anciennes = pd.read_csv(reference / "communes_anciennes_france.csv", dtype=str, keep_default_na=False)
+    anciennes = anciennes[
+        ~anciennes["code_ancien"].isin(france["insee_com"]) & ~anciennes["insee_com"].str.contains(",")
+    ]
+    departements = pd.DataFrame(
+        gpd.read_file(reference / "departements_france.geojson").drop(columns="geometry")
+    )
+    return {
+        "qpv": qpv,
+        "communes": communes,
+        "france": france,
+        "actuel": dict(zip(anciennes["code_ancien"], anciennes["insee_com"], strict=True)),
+        "region": dict(zip(departements["insee_dep"], departements["insee_reg"], strict=True)),
+        "territoire": territoire,
+    }
+
+
+@pytest.fixture(scope="module")
+def brut():
+    if not (REFERENCE / "manifest.json").exists():
+        pytest.skip("référentiel non installé (make referentiel)")
+    return charger_brut(REFERENCE, TERRITOIRE)
 
 
 def _lire(dossier: Path) -> dict[str, pd.DataFrame]:
@@ -86,9 +107,23 @@ def _dep(code: pd.Series) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- l'oracle
-def oracle(dossier: Path, brut, precedent: Path | None = None) -> pd.DataFrame:
+def _codes_actuels(t: dict, brut) -> dict:
+    """Anciens codes (fusions, arrondissements municipaux…) remplacés par la commune actuelle."""
+    for table, colonne in (
+        ("seances", "code_commune"),
+        ("participations", "code_commune_origine"),
+        ("demandes", "code_commune"),
+    ):
+        t[table][colonne] = t[table][colonne].map(lambda c: brut["actuel"].get(c, c))
+    return t
+
+
+def oracle(
+    dossier: Path, brut, precedent: Path | None = None, adherents: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """Toutes les lignes d'indicateurs de tous les territoires, recalculées sans le paquet."""
-    t = _lire(dossier)
+    TERRITOIRE = brut["territoire"]  # noqa: N806 - le territoire du jeu lu
+    t = _codes_actuels(_lire(dossier), brut)
     communes, qpv = brut["communes"], brut["qpv"]
     attributs = pd.DataFrame(communes.drop(columns="geometry"))
     attributs["interco_code"] = attributs["code_ept"].where(
@@ -137,7 +172,7 @@ def oracle(dossier: Path, brut, precedent: Path | None = None) -> pd.DataFrame:
     participations["dep"] = _dep(code).where(code != "", participations["departement_origine"])
     participations["dans"] = participations["dep"].isin(TERRITOIRE)
 
-    demandes = _demandes_situees(t["demandes"], attributs)
+    demandes = _demandes_situees(t["demandes"], attributs, brut)
     demandes["connue"] = (
         (demandes["code_commune"] != "") | (demandes["siren_epci"] != "") | (demandes["departement"] != "")
     )
@@ -153,21 +188,77 @@ def oracle(dossier: Path, brut, precedent: Path | None = None) -> pd.DataFrame:
         lignes += _territoire(
             territoire, seances, participations, demandes, dedans, autour, communes, qpv, avant
         )
+        if adherents:
+            lignes += _adherents(territoire, adherents, brut["france"], seances, t["participations"])
+    lignes += _hors_territoire(participations, demandes, brut)
     return pd.DataFrame(lignes)
 
 
-def _demandes_situees(demandes: pd.DataFrame, attributs: pd.DataFrame) -> pd.DataFrame:
+def _hors_territoire(participations, demandes, brut) -> list[dict]:
+    """Synthèse : ce qui vient d'hors du territoire, par département puis par région."""
+    lignes = []
+    departements = set(brut["region"])
+    for quoi, table, poids in (
+        ("participations", participations[~participations["dans"]], "nombre"),
+        ("demandes", demandes[demandes["connue"] & ~demandes["dans"]], None),
+    ):
+        nombre = table[poids] if poids else pd.Series(1, index=table.index)
+        dep = table["dep"].where(table["dep"].isin(departements), "departement_inconnu")
+        reg = dep.map(brut["region"]).fillna("departement_inconnu")
+        for niveau, cle in (("departement", dep), ("region", reg)):
+            lignes += _repartition(
+                "synthese", f"{quoi}_hors_territoire_par_{niveau}", nombre.groupby(cle).sum(), nombre.sum()
+            )
+    return lignes
+
+
+def _adherents(t, adherents, france, seances, participations) -> list[dict]:
+    """Un adhérent est atteint si une participation vient de ses communes ou s'il y a eu une séance."""
+    lignes, atteints, non_atteints = [], 0, []
+    for code in adherents:
+        membres = france[
+            (france["insee_com"] == code) | (france["siren_epci"] == code) | (france["code_ept"] == code)
+        ]
+        if t != "synthese" and t not in set(membres["insee_dep"]):
+            continue
+        venues = participations.loc[
+            participations["code_commune_origine"].isin(membres["insee_com"]), "nombre"
+        ].sum()
+        tenues = seances["code_commune"].isin(membres["insee_com"]).sum()
+        if venues > 0 or tenues > 0:
+            atteints += 1
+        else:
+            non_atteints.append(code)
+    n = atteints + len(non_atteints)
+    lignes.append(_ligne(t, "adherents", "total", n))
+    lignes.append(_ligne(t, "adherents_atteints", "total", atteints, atteints / n if n else np.nan))
+    lignes += [_ligne(t, "adherents_non_atteints", c, 0) for c in non_atteints]
+    return lignes
+
+
+def _demandes_situees(demandes: pd.DataFrame, attributs: pd.DataFrame, brut) -> pd.DataFrame:
     """Département et intercommunalité d'une demande : commune, sinon SIREN, sinon département."""
-    # Un SIREN saisi peut être celui d'un EPCI (Métropole du Grand Paris comprise) ou d'un EPT :
-    # son département est celui de la plupart de ses communes connues du référentiel.
+    # Un SIREN saisi peut être celui d'un EPCI (Métropole du Grand Paris comprise) ou d'un EPT de
+    # toute la France : son département est celui de la plupart de ses communes du territoire,
+    # à défaut de toutes ses communes.
+    france = brut["france"]
     cles = pd.concat(
         [
-            attributs[["siren_epci", "insee_dep"]].rename(columns={"siren_epci": "code"}),
-            attributs[["code_ept", "insee_dep"]].rename(columns={"code_ept": "code"}),
+            france[["siren_epci", "insee_dep"]].rename(columns={"siren_epci": "code"}),
+            france[["code_ept", "insee_dep"]].rename(columns={"code_ept": "code"}),
         ]
     )
     cles = cles[cles["code"] != ""]
-    membres = cles.groupby("code")["insee_dep"].agg(lambda s: s.value_counts().index[0])
+    dedans = cles[cles["insee_dep"].isin(brut["territoire"])]
+    membres = dedans.groupby("code")["insee_dep"].agg(
+        lambda s: s.value_counts().sort_index().sort_values(ascending=False, kind="stable").index[0]
+    )
+    ailleurs = (
+        cles[~cles["code"].isin(membres.index)]
+        .groupby("code")["insee_dep"]
+        .agg(lambda s: s.value_counts().sort_index().sort_values(ascending=False, kind="stable").index[0])
+    )
+    membres = pd.concat([membres, ailleurs])
     demandes = demandes.merge(
         attributs[["insee_com", "interco_code"]], left_on="code_commune", right_on="insee_com", how="left"
     )
@@ -188,7 +279,7 @@ def _demandes_situees(demandes: pd.DataFrame, attributs: pd.DataFrame) -> pd.Dat
 
 def oracle_totaux(dossier: Path, brut) -> dict:
     """Totaux de l'année précédente par territoire (pour l'évolution)."""
-    t = _lire(dossier)
+    t = _codes_actuels(_lire(dossier), brut)
     attributs = pd.DataFrame(brut["communes"].drop(columns="geometry"))[["insee_com", "insee_dep"]]
     seances = t["seances"].merge(attributs, left_on="code_commune", right_on="insee_com", how="left")
     participations = t["participations"]
@@ -196,7 +287,7 @@ def oracle_totaux(dossier: Path, brut) -> dict:
     participations["dep"] = _dep(code).where(code != "", participations["departement_origine"])
     communes = pd.DataFrame(brut["communes"].drop(columns="geometry"))
     communes["interco_code"] = communes["code_ept"].where(communes["code_ept"] != "", communes["siren_epci"])
-    demandes = _demandes_situees(t["demandes"], communes)
+    demandes = _demandes_situees(t["demandes"], communes, brut)
     return {"seances": seances, "participations": participations, "demandes": demandes}
 
 
@@ -362,10 +453,17 @@ def _evolution(t, seances, participations, demandes, avant):
 
 
 # --------------------------------------------------------------------------- comparaison
-def _produit(dossier: Path, annee: int, precedent: bool):
+def _produit(
+    dossier: Path,
+    annee: int,
+    precedent: bool,
+    territoire: tuple[str, ...] = TERRITOIRE,
+    reference: Path | None = None,
+    adherents: tuple[str, ...] = (),
+):
     from observatoire import calculer_indicateurs, charger_referentiel, lire_activite, situer_activite
 
-    referentiel = charger_referentiel()
+    referentiel = charger_referentiel(None, reference)
     situee = situer_activite(
         lire_activite(dossier / str(annee), annee=annee, referentiel=referentiel), referentiel
     )
@@ -374,8 +472,18 @@ def _produit(dossier: Path, annee: int, precedent: bool):
         avant = situer_activite(
             lire_activite(dossier / str(annee - 1), annee=annee - 1, referentiel=referentiel), referentiel
         )
-    tables = [calculer_indicateurs(situee, referentiel, t, avant) for t in (*TERRITOIRE, "synthese")]
+    tables = [
+        calculer_indicateurs(situee, referentiel, t, avant, adherents=adherents)
+        for t in (*territoire, "synthese")
+    ]
     return pd.concat(tables, ignore_index=True), situee, referentiel
+
+
+def adherents_du_centre(dossier: Path) -> tuple[str, ...]:
+    """Les adhérents de ``observatoire.toml``, lus avec tomllib seulement."""
+    return tuple(
+        tomllib.loads((dossier / "observatoire.toml").read_text(encoding="utf-8"))["centre"]["adherents"]
+    )
 
 
 def comparer(attendu: pd.DataFrame, obtenu: pd.DataFrame) -> list[str]:
@@ -410,19 +518,25 @@ def comparer(attendu: pd.DataFrame, obtenu: pd.DataFrame) -> list[str]:
 @pytest.mark.parametrize("annee", [2023, 2022])
 def test_demo_chaque_indicateur_recalcule(annee, brut):
     precedent = DEMO / str(annee - 1) if (DEMO / str(annee - 1)).is_dir() else None
-    attendu = oracle(DEMO / str(annee), brut, precedent)
-    obtenu, _, _ = _produit(DEMO, annee, precedent is not None)
+    adherents = adherents_du_centre(DEMO)
+    attendu = oracle(DEMO / str(annee), brut, precedent, adherents)
+    obtenu, _, _ = _produit(DEMO, annee, precedent is not None, adherents=adherents)
     ecarts = comparer(attendu, obtenu)
     assert not ecarts, f"{len(ecarts)} écart(s) :\n" + "\n".join(ecarts[:40])
 
 
 def test_demo_qpv_atteints_par_territoire(brut):
-    """Les comptes que l'issue 12 a trouvés faux (44/83 publiés pour 48/83)."""
+    """Les comptes que l'issue 12 a trouvés faux (44/83 publiés pour 48/83 sur les lieux d'alors).
+
+    Depuis l'issue 10, les lieux de la démonstration sont tirés sur des contours normalisés
+    (indépendants du sommet de départ des anneaux) : 47/83. Trois des quatre QPV de l'issue 12
+    ne sont atteints que par une séance tenue dans un QPV voisin, à moins de D mètres.
+    """
     attendu = oracle(DEMO / "2023", brut)
     atteints = attendu[attendu["indicateur"] == "qpv_atteints"].set_index("territoire")["valeur"].to_dict()
-    assert atteints == {"78": 12, "92": 13, "95": 23, "synthese": 48}
+    assert atteints == {"78": 12, "92": 12, "95": 23, "synthese": 47}
     non_atteints = set(attendu.loc[attendu["indicateur"] == "qpv_non_atteints", "modalite"])
-    assert not {"QN09208M", "QN09213M", "QN09219N", "QN09535M"} & non_atteints
+    assert not {"QN09208M", "QN09219N", "QN09535M"} & non_atteints
 
 
 # --------------------------------------------------------------------------- jeu aléatoire
@@ -565,7 +679,7 @@ def test_carte_infobulles_et_valeurs_recalculees(territoire, brut):
         assert atteint == (code not in non_atteints), code
     # Aplats : participations par commune d'origine et taux pour 10 000 habitants.
     participations = _lire(DEMO / "2023")["participations"].groupby("code_commune_origine")["nombre"].sum()
-    population = brut["communes"].set_index("insee_com")["pop_mun_2021"]
+    population = brut["communes"].set_index("insee_com")["pop_mun_2023"]  # la population du manifeste
     for p in proprietes:
         if "taux" in p:
             code = re.search(r"\((\w+)\)$", p["nom"])[1]

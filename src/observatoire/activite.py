@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 import io
 import json
 import re
@@ -33,7 +34,7 @@ from .commun import lire_texte, separateur_csv
 from .erreurs import ErreurDonnees
 from .lieux import chemin_registre, lire_registre, placer_seances
 from .referentiel import CRS_CALCUL, Referentiel, charger_referentiel
-from .territoires import COMMUNES_FUSIONNEES, departement_de_commune
+from .territoires import departement_de_commune
 from .vocabulaires import normaliser_vocabulaire, suggerer
 
 __all__ = ["Activite", "CONTRAT", "lire_activite", "chemin_donnees_annee"]
@@ -569,17 +570,32 @@ def _normaliser_code_departement(valeur: str) -> str:
     return texte.upper()
 
 
+def _motif_ancien_code(code: str, ancien: dict, millesime_cog: int) -> str:
+    actuel = f"{ancien['nom_com']} ({ancien['insee_com']})"
+    if ancien["type_lien"] == "arrondissement_municipal":
+        return f"arrondissement municipal {ancien['nom_ancien']} : compté dans sa commune, {actuel}"
+    depuis = f" le {ancien['date_effet']}" if ancien["date_effet"] else ""
+    libelles = {
+        "commune_deleguee": "devenue commune déléguée de",
+        "commune_associee": "devenue commune associée de",
+        "changement_code": "a changé de code :",
+    }
+    lien = libelles.get(ancien["type_lien"], "fusionnée dans")
+    return f"ancien code de {ancien['nom_ancien']}, {lien} {actuel}{depuis} (COG {millesime_cog})"
+
+
 def _reparer_communes(valeurs: pd.Series, brute: _Brute, colonne: str, referentiel, problemes):
     reparations: dict[str, tuple[str, str]] = {}
+    anciens, connus = referentiel.anciens_codes, referentiel.codes_france
     for valeur in pd.unique(valeurs):
         code = valeur.upper().removesuffix(".0")
         motif = ""
         if re.fullmatch(r"\d{4}", code):
             # Seul un code 0XXXX (départements 01 à 09) perd un chiffre : la réparation est sûre.
             code, motif = "0" + code, "zéro initial perdu (Excel) : code complété"
-        if code in COMMUNES_FUSIONNEES:
-            ancien, code = code, COMMUNES_FUSIONNEES[code]
-            motif = f"commune fusionnée : {ancien} remplacé par {code} (COG 2024)"
+        ancien = anciens.get(code) if code not in connus else None
+        if ancien is not None and "," not in ancien["insee_com"]:
+            code, motif = ancien["insee_com"], _motif_ancien_code(code, ancien, referentiel.millesime_cog)
         if code != valeur:
             reparations[valeur] = (code, motif)
     if not reparations:
@@ -598,10 +614,35 @@ def _reparer_communes(valeurs: pd.Series, brute: _Brute, colonne: str, referenti
                     valeur,
                     "avertissement",
                     f"{motif} ({valeur} → {code})",
-                    "Corrigez la cellule (format Texte dans Excel) pour faire disparaître l'avertissement.",
+                    "Corrigez la cellule (format Texte dans Excel) pour faire disparaître l'avertissement."
+                    if motif.startswith("zéro")
+                    else f"Remplacez l'ancien code par le code actuel {code} pour faire disparaître l'avertissement.",
                 )
             )
     return nouvelles
+
+
+def _message_commune_inconnue(code: str, referentiel: Referentiel) -> tuple[str, str]:
+    """Message d'un code inconnu : ancien code ambigu, ou le code valide le plus proche."""
+    cog = f"COG {referentiel.millesime_cog}"
+    ancien = referentiel.anciens_codes.get(code)
+    if ancien is not None:  # seul reste ici un code partagé entre plusieurs communes
+        return (
+            f"commune « {code} » ({ancien['nom_ancien']}) supprimée le {ancien['date_effet']}, son territoire "
+            f"partagé entre {ancien['insee_com'].replace(',', ', ')}",
+            "Choisissez la commune actuelle où la séance ou la personne se trouve.",
+        )
+    table = referentiel.communes_france
+    meme_departement = table.loc[table["insee_dep"] == departement_de_commune(pd.Series([code])).iloc[0]]
+    proches = difflib.get_close_matches(code, meme_departement["insee_com"].tolist(), n=1, cutoff=0.6)
+    conseil = ""
+    if proches:
+        nom = meme_departement.set_index("insee_com").at[proches[0], "nom_com"]
+        conseil = f" Code valide le plus proche : {proches[0]} ({nom}) ?"
+    return (
+        f"commune « {code} » inconnue du {cog} (ni commune actuelle ni ancien code)",
+        f"Vérifiez le code INSEE (et non postal) de la commune dans le {cog}.{conseil}",
+    )
 
 
 # --------------------------------------------------------------------------- validation (pandera)
@@ -619,7 +660,7 @@ def _valider_colonnes(table, normalisees, brute: _Brute, referentiel, problemes)
             index = int(index)
             valeur_brute = brute.donnees.at[index, colonne] if colonne in brute.donnees.columns else ""
             message, correction = _message(
-                table, colonne, controle, donnees.at[index, colonne], donnees, index
+                table, colonne, controle, donnees.at[index, colonne], donnees, index, referentiel
             )
             problemes.append(
                 _probleme(
@@ -668,8 +709,7 @@ def _controles_format(colonne: _Colonne, normalisees, referentiel) -> list[pa.Ch
     if f == "booleen":
         return [pa.Check(lambda s: s.str.lower().isin(_VRAI | _FAUX), name="booleen")]
     if f == "commune":
-        connues = referentiel.codes_communes
-        couverts = set(referentiel.departements_demandes)
+        connues = referentiel.codes_france
         return [
             pa.Check(lambda s: vide(s) | s.str.fullmatch(_MOTIF_COMMUNE.pattern), name="format_commune"),
             pa.Check(
@@ -681,12 +721,7 @@ def _controles_format(colonne: _Colonne, normalisees, referentiel) -> list[pa.Ch
                 name="departement_inexistant",
             ),
             pa.Check(
-                lambda s: (
-                    vide(s)
-                    | s.isin(connues)
-                    | ~departement_de_commune(s).isin(couverts)
-                    | ~s.str.fullmatch(_MOTIF_COMMUNE.pattern)
-                ),
+                lambda s: vide(s) | s.isin(connues) | ~s.str.match(_MOTIF_DEPARTEMENT_DE_COMMUNE),
                 name="commune_inconnue",
             ),
         ]
@@ -701,7 +736,7 @@ def _controles_format(colonne: _Colonne, normalisees, referentiel) -> list[pa.Ch
     return []
 
 
-def _message(table, colonne, controle, valeur, donnees, index) -> tuple[str, str]:
+def _message(table, colonne, controle, valeur, donnees, index, referentiel) -> tuple[str, str]:
     valeur = str(valeur)
     if len(valeur) > LONGUEUR_VALEUR_MAX:
         valeur = valeur[: LONGUEUR_VALEUR_MAX - 1] + "…"
@@ -758,10 +793,7 @@ def _message(table, colonne, controle, valeur, donnees, index) -> tuple[str, str
             "Un code INSEE a 5 caractères (ex. 95018, 2A004) ; ce n'est pas le code postal.",
         )
     if controle == "commune_inconnue":
-        return (
-            f"commune « {valeur} » inconnue du COG 2024",
-            "Vérifiez le code INSEE (et non postal) de la commune dans le COG 2024.",
-        )
+        return _message_commune_inconnue(valeur, referentiel)
     if controle == "departement":
         return (
             f"département « {valeur} » invalide",

@@ -47,10 +47,10 @@ __all__ = [
 COULEURS_CLASSES = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]  # YlGnBu, sûre
 COULEUR_ZERO = "#e8e8e8"
 COULEUR_SANS_DONNEE = "#ffffff"
+COULEUR_ORIGINES = "#e69f00"  # orange Okabe-Ito, distinct des cercles du territoire
 COULEUR_CERCLES = "#6a3d9a"
 RAYON_MAX_PX = 26.0  # rayon du plus grand cercle ; l'aire des cercles est proportionnelle au compte
 POUR_HABITANTS = 10_000
-MILLESIME_POPULATION = "2021 (en vigueur en 2024)"
 SEANCES_PAR_LIEU = 10
 COULEUR_QPV = "#d95f02"
 COULEURS_LIEUX = {"dans_qpv": "#d95f02", "proximite_qpv": "#7570b3", "hors_qpv": "#1b9e77"}
@@ -130,9 +130,19 @@ def carte_activite(
     _couche_qpv(qpv, lien_fiches).add_to(carte)
     _couche_cercles(communes).add_to(carte)
     carte.add_child(_LieuxRegroupes(seances))
+    if territoire == SYNTHESE:
+        _couche_origines(origines_hors_territoire(situee, referentiel)).add_to(carte)
     folium.LayerControl(collapsed=False).add_to(carte)
     perimetre = restreindre(situee.seances, "insee_dep", territoire)
-    carte.add_child(_Legende(classes, communes, seances, int((perimetre["precision"] == "commune").sum())))
+    carte.add_child(
+        _Legende(
+            classes,
+            communes,
+            seances,
+            int((perimetre["precision"] == "commune").sum()),
+            referentiel.millesime_population,
+        )
+    )
     ressources_integrees(carte)
     xmin, ymin, xmax, ymax = departements.total_bounds
     carte.fit_bounds([[ymin, xmin], [ymax, xmax]])
@@ -306,6 +316,58 @@ def _couche_cercles(communes) -> folium.FeatureGroup:
     return groupe
 
 
+def origines_hors_territoire(situee, referentiel) -> gpd.GeoDataFrame:
+    """Départements d'origine hors du territoire : participations, demandes et un point.
+
+    Parameters
+    ----------
+    situee : ActiviteSituee
+        Activité rattachée.
+    referentiel : Referentiel
+        Référentiel (départements de France).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``insee_dep``, ``nom`` (« Paris (75) »), ``participations``, ``demandes`` et le point
+        intérieur du département (EPSG:4326), les plus nombreux d'abord.
+    """
+    participations = situee.participations[~situee.participations["dans_territoire"].to_numpy(dtype=bool)]
+    demandes = situee.demandes[~situee.demandes["dans_territoire"].to_numpy(dtype=bool)]
+    par_dep = participations.groupby("code_departement")["nombre"].sum()
+    demandes_par_dep = demandes["code_departement"].value_counts()
+    departements = referentiel.departements_france
+    departements = departements[
+        departements["insee_dep"].isin(set(par_dep.index) | set(demandes_par_dep.index))
+        & ~departements["insee_dep"].isin(referentiel.departements_demandes)
+    ].copy()
+    departements["participations"] = departements["insee_dep"].map(par_dep).fillna(0).astype("int64")
+    departements["demandes"] = departements["insee_dep"].map(demandes_par_dep).fillna(0).astype("int64")
+    departements["nom"] = departements["nom_dep"] + " (" + departements["insee_dep"] + ")"
+    departements["geometry"] = departements.geometry.representative_point()
+    departements = departements.to_crs("EPSG:4326").sort_values(
+        ["participations", "insee_dep"], ascending=[False, True]
+    )
+    return departements[["insee_dep", "nom", "participations", "demandes", "geometry"]].reset_index(drop=True)
+
+
+def _couche_origines(origines: gpd.GeoDataFrame) -> folium.FeatureGroup:
+    groupe = folium.FeatureGroup(name="Origines hors du territoire (par département)")
+    for ligne, rayon in zip(origines.itertuples(), _rayons(origines["participations"]), strict=True):
+        folium.CircleMarker(
+            [round(ligne.geometry.y, 5), round(ligne.geometry.x, 5)],
+            radius=round(max(float(rayon), 3.0), 2),
+            color="#7a4b00",
+            weight=1,
+            fill=True,
+            fill_color=COULEUR_ORIGINES,
+            fill_opacity=0.7,
+            tooltip=f"{html.escape(str(ligne.nom))} : {format_nombre(ligne.participations)} participation(s), "
+            f"{format_nombre(ligne.demandes)} demande(s)",
+        ).add_to(groupe)
+    return groupe
+
+
 def _couche_limites(table, nom, couleur, epaisseur, tirets) -> folium.GeoJson:
     return folium.GeoJson(
         _geojson(table, {}),
@@ -463,10 +525,10 @@ class _Legende(MacroElement):
         {% endmacro %}
     """)
 
-    def __init__(self, classes, communes, seances, non_places: int):
+    def __init__(self, classes, communes, seances, non_places: int, millesime_population: int):
         super().__init__()
         self._name = "Legende"
-        self.millesime = MILLESIME_POPULATION
+        self.millesime = str(millesime_population or "")
         self.entrees = _entrees_legende(classes, communes)
         self.cercles = [
             (round(2 * rayon, 1), format_nombre(valeur)) for valeur, rayon in _cercles_legende(communes)
@@ -666,7 +728,8 @@ def carte_statique(situee: ActiviteSituee, referentiel: Referentiel, territoire:
     figure.text(
         0.01,
         0.01,
-        "Sources : ANCT QPV 2024 ; INSEE COG 2024, populations municipales 2021 ; IGN ADMIN EXPRESS "
+        f"Sources : ANCT QPV 2024 ; INSEE COG {referentiel.millesime_cog}, populations municipales "
+        f"{referentiel.millesime_population or ''} ; IGN ADMIN EXPRESS "
         "(Licence Ouverte 2.0)",
         fontsize=6.5,
         color="#555555",

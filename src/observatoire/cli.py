@@ -17,7 +17,6 @@ from pathlib import Path
 from .erreurs import ErreurDonnees, ErreurObservatoire, ErreurParametre
 from .parametres import (
     ANNEE_PAR_DEFAUT,
-    DEPARTEMENTS_PAR_DEFAUT,
     DISTANCE_PROXIMITE_M,
     DONNEES_PAR_DEFAUT,
     JOBS_PAR_DEFAUT,
@@ -77,9 +76,10 @@ def _parseur() -> argparse.ArgumentParser:
     installer = actions.add_parser("installer", help="installer depuis un dossier miroir")
     installer.add_argument("--depuis", required=True, type=Path, help="dossier miroir")
     installer.add_argument("--vers", type=Path, help="dossier d'installation (data/reference)")
+    _options_territoire(installer)
     telecharger = actions.add_parser("telecharger", help="télécharger depuis les sources officielles")
-    telecharger.add_argument("--departements", nargs="+", default=list(DEPARTEMENTS_PAR_DEFAUT))
     telecharger.add_argument("--vers", type=Path)
+    _options_territoire(telecharger, region=False)
     telecharger.add_argument("--url-datagouv", default=None, help=argparse.SUPPRESS)
     telecharger.add_argument("--url-geoapi", default=None, help=argparse.SUPPRESS)
     verifier = actions.add_parser("verifier", help="contrôler le référentiel installé")
@@ -97,9 +97,22 @@ def _parseur() -> argparse.ArgumentParser:
     valider.add_argument("--sortie", type=Path, help="dossier où écrire la liste des problèmes (CSV)")
     valider.add_argument("--referentiel", type=Path, help="dossier du référentiel installé")
 
-    demo = commandes.add_parser("demo", help="écrire le jeu de démonstration")
-    demo.add_argument("--sortie", type=Path, default=Path("data/demo"))
+    demo = commandes.add_parser("demo", help="écrire un jeu de démonstration")
+    demo.add_argument(
+        "--territoire",
+        default="",
+        help="autre centre fictif (provence : Bouches-du-Rhône, Var, Vaucluse) ; par défaut, la "
+        "démonstration qui reproduit un rapport publié",
+    )
+    demo.add_argument("--sortie", type=Path, help="dossier (data/demo ou data/demo-TERRITOIRE)")
     demo.add_argument("--referentiel", type=Path)
+
+    centre = commandes.add_parser("centre", help="créer la configuration d'un centre (observatoire.toml)")
+    centre.add_argument("--donnees", type=Path, required=True, help="dossier de données du centre")
+    centre.add_argument("--nom", required=True, help="nom du centre")
+    centre.add_argument("--libelle", help="nom court pour les titres")
+    centre.add_argument("--departements", nargs="+", required=True, help="codes INSEE (13 83 84)")
+    centre.add_argument("--adherents", nargs="*", default=[], help="codes INSEE ou SIREN adhérents")
 
     geocoder = commandes.add_parser("geocoder", help="placer les lieux par la Base Adresse Nationale")
     geocoder.add_argument(
@@ -111,7 +124,7 @@ def _parseur() -> argparse.ArgumentParser:
 
     fiches = commandes.add_parser("fiches", help="une page HTML par quartier prioritaire (fiche QPV)")
     fiches.add_argument("--annee", default=ANNEE_PAR_DEFAUT)
-    fiches.add_argument("--departements", nargs="+", default=list(DEPARTEMENTS_PAR_DEFAUT))
+    fiches.add_argument("--departements", nargs="+", help="par défaut, tout le territoire du centre")
     fiches.add_argument("--donnees", type=Path, default=Path(DONNEES_PAR_DEFAUT))
     fiches.add_argument("--sortie", type=Path, default=Path(SORTIE_PAR_DEFAUT) / "fiches")
     fiches.add_argument("--referentiel", type=Path)
@@ -121,7 +134,7 @@ def _parseur() -> argparse.ArgumentParser:
 
     rapports = commandes.add_parser("rapports", help="produire et publier les rapports d'une année")
     rapports.add_argument("--annee", default=ANNEE_PAR_DEFAUT)
-    rapports.add_argument("--departements", nargs="+", default=list(DEPARTEMENTS_PAR_DEFAUT))
+    rapports.add_argument("--departements", nargs="+", help="par défaut, tout le territoire du centre")
     rapports.add_argument("--donnees", type=Path, default=Path(DONNEES_PAR_DEFAUT))
     rapports.add_argument("--sortie", type=Path, default=Path(SORTIE_PAR_DEFAUT))
     rapports.add_argument("--referentiel", type=Path)
@@ -170,16 +183,56 @@ def _abreger(texte: str, longueur: int = LONGUEUR_VALEUR) -> str:
     return texte if len(texte) <= longueur else texte[: longueur - 1] + "…"
 
 
+def _options_territoire(parseur, region: bool = True) -> None:
+    groupe = parseur.add_mutually_exclusive_group()
+    groupe.add_argument("--departements", nargs="+", help="codes INSEE des départements (13 83 84)")
+    if region:
+        groupe.add_argument("--region", help="code INSEE d'une région : tous ses départements (93)")
+    groupe.add_argument(
+        "--donnees",
+        type=Path,
+        help="dossier de données d'un centre : les départements de son observatoire.toml",
+    )
+
+
+def _departements_du_territoire(arguments):
+    """Départements demandés, sinon ceux du centre (``--donnees``), sinon rien (la fonction le dit)."""
+    if arguments.departements:
+        return arguments.departements
+    if arguments.donnees:
+        from .centre import NOM_FICHIER_CENTRE, trouver_centre
+        from .parametres import resoudre_chemin
+
+        centre = trouver_centre(resoudre_chemin(arguments.donnees))
+        if centre is None:
+            raise ErreurParametre(
+                f"Pas de {NOM_FICHIER_CENTRE} dans {arguments.donnees} : créez-le avec « observatoire centre "
+                "--donnees DOSSIER --nom … --departements … »."
+            )
+        return centre.departements
+    return None
+
+
 def _executer(arguments) -> int:
     if arguments.commande == "referentiel":
         return _referentiel(arguments)
     if arguments.commande == "valider":
         return _valider(arguments)
     if arguments.commande == "demo":
-        from .demo import ecrire_demo
+        return _demo(arguments)
+    if arguments.commande == "centre":
+        from .centre import creer_centre
 
-        dossier = ecrire_demo(arguments.sortie, referentiel=arguments.referentiel)
-        print(f"Jeu de démonstration écrit dans {dossier} (CSV et classeur .xlsx).")
+        chemin = creer_centre(
+            arguments.donnees,
+            arguments.nom,
+            arguments.departements,
+            libelle=arguments.libelle,
+            adherents=arguments.adherents,
+        )
+        print(
+            f"Configuration du centre écrite : {chemin}. Relisez-la (adhérents), puis installez son référentiel."
+        )
         return 0
     if arguments.commande == "geocoder":
         return _geocoder(arguments)
@@ -193,6 +246,26 @@ def _executer(arguments) -> int:
     raise AssertionError(arguments.commande)
 
 
+def _demo(arguments) -> int:
+    if not arguments.territoire:
+        from .demo import ecrire_demo
+
+        dossier = ecrire_demo(arguments.sortie or Path("data/demo"), referentiel=arguments.referentiel)
+        print(f"Jeu de démonstration écrit dans {dossier} (CSV et classeur .xlsx).")
+        return 0
+    from .demo_territoire import TERRITOIRES_DEMO, ecrire_demo_territoire
+
+    if arguments.territoire not in TERRITOIRES_DEMO:
+        raise ErreurParametre(
+            f"Territoire de démonstration inconnu : {arguments.territoire!r} (disponibles : "
+            f"{', '.join(TERRITOIRES_DEMO)})."
+        )
+    sortie = arguments.sortie or Path(f"data/demo-{arguments.territoire}")
+    dossier = ecrire_demo_territoire(arguments.territoire, sortie, referentiel=arguments.referentiel)
+    print(f"Jeu de démonstration « {arguments.territoire} » écrit dans {dossier} (observatoire.toml et CSV).")
+    return 0
+
+
 def _parametres(arguments):
     """Les ``Parametres`` d'une commande : ses options de même nom (les autres par défaut)."""
     from .parametres import Parametres
@@ -203,7 +276,7 @@ def _parametres(arguments):
         if hasattr(arguments, nom)
     }
     return Parametres(
-        departements=tuple(arguments.departements), distance_proximite_m=arguments.distance, **champs
+        departements=tuple(arguments.departements or ()), distance_proximite_m=arguments.distance, **champs
     )
 
 
@@ -211,16 +284,26 @@ def _referentiel(arguments) -> int:
     from . import referentiel
 
     if arguments.action == "installer":
-        manifeste = referentiel.installer_referentiel(arguments.depuis, arguments.vers)
-        print(f"Référentiel installé depuis {arguments.depuis} :")
+        manifeste = referentiel.installer_referentiel(
+            arguments.depuis,
+            arguments.vers,
+            departements=_departements_du_territoire(arguments),
+            region=arguments.region,
+        )
+        print(f"Référentiel installé depuis {arguments.depuis} pour {', '.join(manifeste['departements'])} :")
         for nom, couche in manifeste["couches"].items():
             print(f"  {nom:<13} {couche['entites']:>6} entités  sha256 {couche['sha256'][:12]}…")
         return 0
     if arguments.action == "telecharger":
         from .telechargement import URL_DATAGOUV, URL_GEOAPI, telecharger_referentiel
 
+        departements = _departements_du_territoire(arguments)
+        if not departements:
+            raise ErreurParametre(
+                "Indiquez --departements (par exemple 13 83 84) ou --donnees DOSSIER_DU_CENTRE."
+            )
         manifeste = telecharger_referentiel(
-            arguments.departements,
+            departements,
             arguments.vers,
             url_datagouv=arguments.url_datagouv or URL_DATAGOUV,
             url_geoapi=arguments.url_geoapi or URL_GEOAPI,
@@ -228,8 +311,16 @@ def _referentiel(arguments) -> int:
         print(f"Référentiel téléchargé et installé ({len(manifeste['couches'])} couches).")
         return 0
     tableau = referentiel.verifier_referentiel(arguments.dossier)
-    print("Contrôle du référentiel (QPV 2024, COG 2024) :")
+    charge = referentiel.charger_referentiel(None, arguments.dossier)
+    print(
+        f"Contrôle du référentiel (QPV {charge.millesime_qpv}, COG {charge.millesime_cog}) : territoire "
+        f"{', '.join(charge.departements_demandes)}"
+    )
     print(tableau.to_string(index=False))
+    print(
+        f"Tables nationales : {len(charge.communes_france)} communes, {len(charge.departements_france)} "
+        f"départements, {len(charge.communes_anciennes)} anciens codes de communes."
+    )
     return 0 if (tableau["statut"] == "ok").all() else 1
 
 
@@ -348,7 +439,7 @@ def _fiches(arguments) -> int:
         raise ErreurParametre(f"Impossible d'écrire dans {arguments.sortie} ({erreur.strerror}).") from erreur
     try:
         ecrites = ecrire_fiches(
-            ensemble["situee"], ensemble["referentiel"], temporaire, parametres.departements
+            ensemble["situee"], ensemble["referentiel"], temporaire, ensemble["parametres"].departements
         )
         appliquer_droits(temporaire)
         remplacer_dossier(temporaire, cible)

@@ -26,11 +26,21 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from .centre import NOM_FICHIER_CENTRE, creer_centre
 from .referentiel import Referentiel, charger_referentiel
 
 __all__ = ["CIBLES", "DEPARTEMENTS_DEMO", "ecrire_demo", "generer_demo"]
 
 DEPARTEMENTS_DEMO = ("78", "92", "95")  # le territoire du Pôle ressources, centre de la démonstration
+NOM_CENTRE_DEMO = "Pôle ressources ville et développement social (données de démonstration)"
+LIBELLE_CENTRE_DEMO = "Pôle ressources (démonstration)"
+# Villes et EPCI adhérents nommés dans le rapport d'activité 2023 (seed/FIGURES.md).
+ADHERENTS_DEMO = (
+    "95018", "95019", "95063", "95091", "95127", "78138", "92025", "95197", "95218", "95219",
+    "95250", "92036", "95268", "95277", "95280", "78440", "95351", "95427", "95424", "95476",
+    "95487", "95500", "95582", "95585", "95598", "95607", "95637", "78643", "92078", "95680",
+    "249500109", "200055655",
+)  # fmt: skip
 
 # Cibles publiées (2023) ou plausibles (2022, seuls les chiffres publiés sont contraints).
 CIBLES: dict[int, dict[str, Any]] = {
@@ -247,8 +257,10 @@ def _lieux(referentiel: Referentiel, seances: pd.DataFrame) -> pd.DataFrame:
             latitudes.append("")
             longitudes.append("")
             continue
-        contour = communes.geometry[commune]
-        polygones = qpv_par_commune.get(commune, [])
+        # Formes normalisées : les lieux ne dépendent pas du sommet de départ des anneaux, qui
+        # diffère d'une source du référentiel à l'autre pour les mêmes contours.
+        contour = shapely.normalize(communes.geometry[commune])
+        polygones = [shapely.normalize(p) for p in qpv_par_commune.get(commune, [])]
         mode = rang % 3
         if polygones and mode == 0:
             point = polygones[rang % len(polygones)].representative_point()
@@ -616,7 +628,7 @@ def ecrire_demo(sortie: str | Path = "data/demo", annees=(2022, 2023), referenti
     ----------
     sortie : str or Path
         Dossier de sortie (``data/demo``) : ``<annee>/*.csv``, ``activite_<annee>.xlsx``,
-        ``demonstration.json`` (drapeau lu par les rapports).
+        ``demonstration.json`` (drapeau lu par les rapports), ``observatoire.toml`` (le centre).
     annees : sequence of int
         Années à écrire.
     referentiel : Referentiel or path, optional
@@ -637,6 +649,10 @@ def ecrire_demo(sortie: str | Path = "data/demo", annees=(2022, 2023), referenti
     }
     registre, par_annee = registre_demo({annee: generer_demo(annee, referentiel) for annee in annees})
     dossier.mkdir(parents=True, exist_ok=True)
+    (dossier / NOM_FICHIER_CENTRE).unlink(missing_ok=True)
+    creer_centre(
+        dossier, NOM_CENTRE_DEMO, DEPARTEMENTS_DEMO, libelle=LIBELLE_CENTRE_DEMO, adherents=ADHERENTS_DEMO
+    )
     registre.to_csv(dossier / "lieux.csv", sep=";", index=False, encoding="utf-8")
     for annee, tables in par_annee.items():
         dossier_annee = dossier / str(annee)

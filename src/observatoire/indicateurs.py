@@ -33,10 +33,12 @@ __all__ = [
     "COLONNES_INDICATEURS",
     "SYNTHESE",
     "calculer_indicateurs",
+    "couverture_adherents",
     "couverture_communes_pv",
     "couverture_qpv",
     "ecrire_indicateurs",
     "libelle_mois",
+    "membres_adherents",
     "restreindre",
     "valeur",
 ]
@@ -48,6 +50,7 @@ LIBELLES_RESTES = {
     "hors_territoire": "Hors du territoire",
     "non_renseigne": "Commune ou intercommunalité non renseignée",
     "inconnue": "Origine inconnue",
+    "departement_inconnu": "Département non renseigné (« autre »)",
     "territoire": "Territoire du centre",
     "total": "Total",
 }
@@ -80,6 +83,7 @@ def calculer_indicateurs(
     referentiel: Referentiel,
     territoire: str = SYNTHESE,
     precedente: ActiviteSituee | None = None,
+    adherents: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Calcule les indicateurs d'un territoire (un département ou la synthèse).
 
@@ -93,6 +97,9 @@ def calculer_indicateurs(
         Code de département (``"95"``) ou ``"synthese"``.
     precedente : ActiviteSituee, optional
         Activité de l'année précédente, pour l'évolution.
+    adherents : tuple of str
+        Communes (code INSEE) et intercommunalités (SIREN) adhérentes du centre
+        (``couverture_adherents``).
 
     Returns
     -------
@@ -107,6 +114,10 @@ def calculer_indicateurs(
     lignes = _indicateurs_activite(perimetre, code, noms_departements)
     lignes += _indicateurs_couverture(situee, referentiel, code)
     lignes += _indicateurs_demandes(perimetre, code)
+    if code == SYNTHESE:
+        lignes += _indicateurs_hors_territoire(perimetre, referentiel, code)
+    if adherents:
+        lignes += _indicateurs_adherents(couverture_adherents(situee, referentiel, code, adherents), code)
     if precedente is not None:
         lignes += _indicateurs_evolution(perimetre, _perimetre(precedente, code), code)
     tableau = pd.DataFrame(lignes, columns=COLONNES_INDICATEURS)
@@ -360,6 +371,47 @@ def _indicateurs_demandes(p: _Perimetre, t: str) -> list[dict]:
     return lignes
 
 
+def _indicateurs_hors_territoire(p: _Perimetre, referentiel: Referentiel, t: str) -> list[dict]:
+    """Participations et demandes venues d'hors du territoire, par département et par région."""
+    noms = referentiel.noms_departements_france
+    regions = dict(referentiel.regions_des_departements.values())
+    lignes = []
+    for quoi, table, poids in (
+        ("participations", p.participations, "nombre"),
+        ("demandes", p.demandes[p.demandes["niveau_origine"] != "inconnue"], None),
+    ):
+        dehors = table[~table["dans_territoire"].to_numpy(dtype=bool)]
+        nombres = dehors[poids].astype("int64") if poids else pd.Series(1, index=dehors.index, dtype="int64")
+        connus = (dehors["code_departement"] != "").to_numpy()
+        non_renseigne = int(nombres[~connus].sum())
+        for niveau, colonne, nommer in (
+            ("departement", "code_departement", lambda d: f"{noms.get(d, d)} ({d})"),
+            ("region", "code_region", lambda r: regions.get(r, r)),
+        ):
+            lignes += _repartition(
+                t,
+                f"{quoi}_hors_territoire_par_{niveau}",
+                dehors.loc[connus, colonne],
+                nombres[connus],
+                nommer,
+                restes={"departement_inconnu": non_renseigne},
+            )
+    return lignes
+
+
+def _indicateurs_adherents(adherents: pd.DataFrame, t: str) -> list[dict]:
+    atteints = adherents["atteint"].to_numpy(dtype=bool)
+    lignes = [
+        _ligne(t, "adherents", "total", len(adherents)),
+        _ligne(t, "adherents_atteints", "total", int(atteints.sum()), _part(atteints.sum(), len(adherents))),
+    ]
+    lignes += [
+        _ligne(t, "adherents_non_atteints", code, 0, libelle=nom)
+        for code, nom in zip(adherents.loc[~atteints, "code"], adherents.loc[~atteints, "nom"], strict=True)
+    ]
+    return lignes
+
+
 def _indicateurs_evolution(p: _Perimetre, precedent: _Perimetre, t: str) -> list[dict]:
     lignes = []
     for cle, actuel, ancien in (
@@ -488,6 +540,88 @@ def couverture_communes_pv(
     table["n_qpv_2024"] = communes["n_qpv_2024"].astype("int64").to_numpy()
     table["participations"] = table["insee_com"].map(par_commune).fillna(0).astype("int64")
     return table
+
+
+def membres_adherents(referentiel: Referentiel, adherents: tuple[str, ...]) -> pd.DataFrame:
+    """Chaque adhérent, son nom, son type et ses communes membres (table nationale).
+
+    Parameters
+    ----------
+    referentiel : Referentiel
+        Référentiel (sa table nationale des communes).
+    adherents : tuple of str
+        Codes INSEE de communes ou SIREN d'EPCI / d'EPT.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``code``, ``nom``, ``type`` (``commune``, ``EPCI`` ou ``EPT``), ``communes`` (liste des
+        codes membres, vide pour un code inconnu), ``departements`` (leurs départements).
+    """
+    lignes = []
+    for code in adherents:
+        nom, type_, membres = _adherent(referentiel.communes_france, code)
+        lignes.append(
+            {
+                "code": code,
+                "nom": nom,
+                "type": type_,
+                "communes": membres["insee_com"].tolist(),
+                "departements": sorted(set(membres["insee_dep"])),
+            }
+        )
+    return pd.DataFrame(lignes, columns=["code", "nom", "type", "communes", "departements"])
+
+
+def _adherent(france: pd.DataFrame, code: str) -> tuple[str, str, pd.DataFrame]:
+    """Nom, type et communes membres d'un adhérent (commune, EPCI ou EPT) ; vides s'il est inconnu."""
+    for colonne, colonne_nom, type_ in (
+        ("insee_com", "nom_com", "commune"),
+        ("siren_epci", "nom_epci", "EPCI"),
+        ("code_ept", "nom_ept", "EPT"),
+    ):
+        membres = france[france[colonne] == code]
+        if len(membres):
+            return str(membres[colonne_nom].iloc[0]), type_, membres
+    return "", "", france.iloc[0:0]
+
+
+def couverture_adherents(
+    situee: ActiviteSituee, referentiel: Referentiel, territoire: str, adherents: tuple[str, ...]
+) -> pd.DataFrame:
+    """Pour chaque adhérent du centre dans le territoire : participations, séances, atteinte.
+
+    Un adhérent est atteint si au moins une participation vient d'une de ses communes ou si
+    au moins une séance s'y est tenue. Pour un département, ce sont les adhérents qui y ont
+    au moins une commune ; pour la synthèse, tous.
+
+    Parameters
+    ----------
+    situee : ActiviteSituee
+        Activité rattachée.
+    referentiel : Referentiel
+        Référentiel (table nationale des communes).
+    territoire : str
+        Code de département ou ``"synthese"``.
+    adherents : tuple of str
+        Codes INSEE de communes ou SIREN d'EPCI / d'EPT.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``code``, ``nom``, ``type``, ``participations``, ``seances``, ``atteint`` (bool), dans
+        l'ordre de la configuration.
+    """
+    table = membres_adherents(referentiel, adherents)
+    if territoire != SYNTHESE:
+        table = table[table["departements"].map(lambda d: territoire in d)]
+    par_commune = situee.participations.groupby("code_commune_origine")["nombre"].sum()
+    seances = situee.seances["code_commune"].value_counts()
+    table = table.reset_index(drop=True)
+    table["participations"] = table["communes"].map(lambda c: int(par_commune.reindex(c).fillna(0).sum()))
+    table["seances"] = table["communes"].map(lambda c: int(seances.reindex(c).fillna(0).sum()))
+    table["atteint"] = (table["participations"] > 0) | (table["seances"] > 0)
+    return table[["code", "nom", "type", "participations", "seances", "atteint"]]
 
 
 def valeur(

@@ -260,7 +260,9 @@ def situer_origines(participations: pd.DataFrame, referentiel: Referentiel) -> p
         Copie avec ``nom_com``, ``siren_epci``, ``nom_epci``, ``code_ept``, ``nom_ept``,
         ``intercommunalite`` (EPT dans la Métropole du Grand Paris, sinon EPCI) et son code
         ``code_intercommunalite`` (code de l'EPT ou SIREN de l'EPCI), ``commune_pv``,
-        ``departement`` (code ou ``autre``), ``dans_territoire`` et ``niveau_origine``.
+        ``departement`` (code ou ``autre``), ``code_departement`` et ``code_region`` (codes
+        INSEE réels, même hors du territoire ; vides si inconnus), ``dans_territoire`` et
+        ``niveau_origine``.
     """
     return _situer(participations, "code_commune_origine", "departement_origine", None, referentiel)
 
@@ -309,6 +311,9 @@ def _situer(table, colonne_commune, colonne_departement, colonne_siren, referent
             ~par_siren, siren.map(intercommunalites["departement"]).fillna(departement)
         )
         niveau = np.where(par_siren, "intercommunalite", niveau)
+    regions = referentiel.regions_des_departements
+    situees["code_departement"] = departement.where(departement.isin(regions.keys()), "")
+    situees["code_region"] = situees["code_departement"].map(lambda d: regions[d][0] if d else "")
     situees["departement"] = departement.where(departement.isin(territoire) | (departement == ""), "autre")
     situees["dans_territoire"] = departement.isin(territoire)
     situees["niveau_origine"] = niveau
@@ -319,15 +324,33 @@ def _situer(table, colonne_commune, colonne_departement, colonne_siren, referent
 
 
 def _intercommunalites(referentiel: Referentiel) -> pd.DataFrame:
-    communes = referentiel.communes
-    lignes = []
+    """EPCI et EPT de France : code → nom et département de rattachement.
+
+    Le département est celui de la plupart de ses communes du territoire (la Métropole du
+    Grand Paris reste dans le territoire qui en a des communes), sinon de toutes ses communes.
+    """
+    communes = referentiel.communes_france.assign(
+        dans_territoire=lambda t: t["insee_dep"].isin(referentiel.departements_demandes)
+    )
+    tables = []
     for colonne_code, colonne_nom in (("siren_epci", "nom_epci"), ("code_ept", "nom_ept")):
-        for (code, nom), membres in communes[communes[colonne_code] != ""].groupby(
-            [colonne_code, colonne_nom]
-        ):
-            departements = membres["insee_dep"].value_counts()
-            lignes.append({"code": code, "nom": nom, "departement": departements.index[0]})
-    return pd.DataFrame(lignes).drop_duplicates("code").set_index("code")
+        membres = communes.loc[
+            communes[colonne_code] != "", [colonne_code, colonne_nom, "insee_dep", "dans_territoire"]
+        ]
+        comptes = (
+            membres.groupby([colonne_code, colonne_nom, "insee_dep", "dans_territoire"])
+            .size()
+            .reset_index(name="n")
+        )
+        comptes = comptes.sort_values(
+            [colonne_code, "dans_territoire", "n", "insee_dep"], ascending=[True, False, False, True]
+        )
+        tables.append(
+            comptes.drop_duplicates(colonne_code).rename(
+                columns={colonne_code: "code", colonne_nom: "nom", "insee_dep": "departement"}
+            )[["code", "nom", "departement"]]
+        )
+    return pd.concat(tables).drop_duplicates("code").set_index("code")
 
 
 @dataclass(frozen=True)

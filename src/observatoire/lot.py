@@ -95,6 +95,7 @@ def produire_rapports(
     with _Verrou(racine_sortie):
         _nettoyer_restes(racine_sortie)
         ensemble = preparer_ensemble(parametres)
+        parametres = ensemble["parametres"]  # les départements du centre si aucun n'est demandé
         activite = ensemble["activite"]
         afficher(
             f"Données validées : {chemin_affichable(activite.source)} ({activite.nombre_avertissements} "

@@ -17,7 +17,6 @@ from .territoires import normaliser_departements
 
 __all__ = [
     "ANNEE_PAR_DEFAUT",
-    "DEPARTEMENTS_PAR_DEFAUT",
     "DISTANCE_MAX_M",
     "DISTANCE_PROXIMITE_M",
     "DONNEES_PAR_DEFAUT",
@@ -28,7 +27,6 @@ __all__ = [
 ]
 
 ANNEE_PAR_DEFAUT = 2023  # l'année du jeu de démonstration
-DEPARTEMENTS_PAR_DEFAUT: tuple[str, ...] = ("78", "92", "95")
 DISTANCE_PROXIMITE_M = 300.0
 DISTANCE_MAX_M = 5_000.0
 DONNEES_PAR_DEFAUT = "data/demo"
@@ -59,8 +57,9 @@ class Parametres:
     annee : int
         Année des rapports (``"2023"`` accepté).
     departements : tuple of str
-        Départements ; ``95``, ``"095"`` et ``"95"`` donnent ``"95"`` ; une chaîne
-        ``"78 92 95"`` est découpée.
+        Départements à produire ; ``95``, ``"095"`` et ``"95"`` donnent ``"95"`` ; une chaîne
+        ``"13 83 84"`` est découpée. Vide (par défaut) : tout le territoire du centre
+        (``DONNEES/observatoire.toml``, sinon le référentiel installé).
     donnees : str or Path
         Dossier de données : ``DONNEES/<annee>/`` (CSV) ou ``DONNEES/activite_<annee>.xlsx``.
     referentiel : str or Path, optional
@@ -81,7 +80,7 @@ class Parametres:
     """
 
     annee: int = ANNEE_PAR_DEFAUT
-    departements: tuple[str, ...] = DEPARTEMENTS_PAR_DEFAUT
+    departements: tuple[str, ...] = ()
     donnees: Path = field(default_factory=lambda: Path(DONNEES_PAR_DEFAUT))
     referentiel: Path | None = None
     sortie: Path = field(default_factory=lambda: Path(SORTIE_PAR_DEFAUT))
@@ -154,6 +153,8 @@ def _annee(valeur, erreurs: list[str]) -> int:
 
 
 def _departements(valeur, erreurs: list[str]) -> tuple[str, ...]:
+    if valeur in (None, "", (), []):
+        return ()
     try:
         return normaliser_departements(valeur)
     except ErreurParametre as erreur:

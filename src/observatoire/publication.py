@@ -75,7 +75,7 @@ def ecrire_index(dossier_annee: Path, parametres: Parametres, ensemble: dict, av
     corps = rendre(
         "index.html.j2",
         annee=parametres.annee,
-        centre=None,
+        centre=ensemble["centre"].nom,
         demonstration=ensemble["activite"].demonstration,
         distance=format_nombre(parametres.distance_proximite_m),
         lignes=lignes,

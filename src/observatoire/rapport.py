@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from .activite import Activite, chemin_donnees_annee, lire_activite
 from .cartes import carte_activite, carte_statique, ecrire_carte, html_carte
+from .centre import Centre, trouver_centre
 from .commun import chemin_affichable, version_observatoire
 from .erreurs import ErreurParametre
 from .formats import format_nombre, format_part
@@ -25,9 +26,11 @@ from .graphiques import figure_html, graphique_barres, tableau_html
 from .indicateurs import (
     SYNTHESE,
     calculer_indicateurs,
+    couverture_adherents,
     couverture_communes_pv,
     couverture_qpv,
     ecrire_indicateurs,
+    membres_adherents,
     restreindre,
     valeur,
 )
@@ -99,6 +102,7 @@ class Rapport:
     parametres: Parametres
     source_precedente: str | None = None
     dans_un_lot: bool = False  # préparé par le lot, qui publie aussi les fiches QPV
+    centre: Centre | None = None
 
     # ------------------------------------------------------------------ utilitaires
     @property
@@ -206,9 +210,11 @@ class Rapport:
             rendre(
                 "titre.html.j2",
                 titre=f"Activité {self.annee} — {self.nom_territoire}",
-                sous_titre="Où l'activité du centre de ressources a porté, quels quartiers prioritaires "
+                sous_titre=(f"{self.centre.libelle} : o" if self.centre and self.centre.libelle else "O")
+                + "ù l'activité du centre de ressources a porté, quels quartiers prioritaires "
                 "(QPV 2024) elle a atteints ou non.",
                 demonstration=self.activite.demonstration,
+                centre=self.centre.nom if self.centre else "",
             )
         )
 
@@ -329,7 +335,74 @@ class Rapport:
                 "Communes accueillant un QPV : participations venues de chacune "
                 "(les moins atteintes d'abord)",
             )
+            + self._adherents()
         )
+
+    def _adherents(self) -> str:
+        """Adhérents du centre atteints et non atteints (si la configuration en déclare)."""
+        if not (self.centre and self.centre.adherents):
+            return ""
+        table = couverture_adherents(self.situee, self.referentiel, self.territoire, self.centre.adherents)
+        if table.empty:
+            return "<p>Aucun adhérent du centre dans ce département.</p>"
+        tableau = pd.DataFrame(
+            {
+                "Adhérent": table["nom"] + " (" + table["type"] + " " + table["code"] + ")",
+                "Participations venues de ses communes": table["participations"].map(format_nombre),
+                "Séances tenues sur son territoire": table["seances"].map(format_nombre),
+            }
+        )
+        atteints = table["atteint"].to_numpy(dtype=bool)
+        return (
+            f"<h3>Adhérents du centre</h3><p>{format_nombre(int(atteints.sum()))} adhérent(s) atteint(s) sur "
+            f"{format_nombre(len(table))} ({format_part(self._v('adherents_atteints', colonne='part'))}) : au moins "
+            "une participation venue de ses communes ou une séance tenue sur son territoire.</p>"
+            + tableau_html(
+                tableau[~atteints], f"Adhérents non atteints ({int((~atteints).sum())})", "donnees texte"
+            )
+            + f"<details><summary>Adhérents atteints ({int(atteints.sum())})</summary>"
+            + tableau_html(tableau[atteints], "Adhérents atteints")
+            + "</details>"
+        )
+
+    def origines(self) -> Section:
+        """Participations et demandes venues d'hors du territoire, par département et par région."""
+        if self.territoire != SYNTHESE:
+            return Section("<p>Les origines hors du territoire sont détaillées dans la synthèse.</p>")
+        hors = self._v("participations_par_departement_origine", "autre")
+        sur = f"sur {format_nombre(_zero(hors))} participations venues d'hors du territoire"
+        demandes = self._serie("demandes_hors_territoire_par_departement")["valeur"].sum()
+        sur_demandes = f"sur {format_nombre(demandes)} demandes venues d'hors du territoire"
+        blocs = [
+            f"<p>{format_nombre(_zero(hors))} participations "
+            f"({format_part(self._v('participations_par_departement_origine', 'autre', 'part'))}) et "
+            f"{format_nombre(demandes)} demandes viennent d'hors du territoire "
+            f"({', '.join(self.referentiel.departements_demandes)}).</p>",
+            self._repartition(
+                "participations_hors_territoire_par_departement",
+                "Participations d'hors du territoire par département",
+                "participations",
+                "origines_departements",
+                sur,
+                maximum=12,
+            ),
+            self._repartition(
+                "participations_hors_territoire_par_region",
+                "Participations d'hors du territoire par région",
+                "participations",
+                "origines_regions",
+                sur,
+            ),
+            self._repartition(
+                "demandes_hors_territoire_par_departement",
+                "Demandes d'hors du territoire par département",
+                "demandes",
+                "demandes_departements",
+                sur_demandes,
+                maximum=12,
+            ),
+        ]
+        return Section("".join(blocs))
 
     def _precision_des_lieux(self, comptes: pd.DataFrame) -> str:
         """Combien de séances sont placées à l'adresse, à la rue, à la commune, ou pas du tout."""
@@ -524,6 +597,10 @@ class Rapport:
                 "methode.html.j2",
                 distance=format_nombre(self.situee.distance_proximite_m),
                 demonstration=self.activite.demonstration,
+                centre=self.centre.nom if self.centre else "",
+                adherents=bool(self.centre and self.centre.adherents),
+                millesime_cog=self.referentiel.millesime_cog,
+                millesime_population=self.referentiel.millesime_population or "",
                 installe_le=str(provenance.get("installe_le", "?")),
                 mode=str(provenance.get("mode", "?")),
                 sources=[
@@ -590,12 +667,8 @@ def preparer_ensemble(parametres: Parametres) -> dict:
         ``source_precedente`` : de quoi préparer chaque rapport sans relire les fichiers.
     """
     referentiel = charger_referentiel(None, parametres.chemin_referentiel)
-    inconnus = [c for c in parametres.departements if c not in referentiel.departements_demandes]
-    if inconnus:
-        raise ErreurParametre(
-            f"Département(s) absent(s) du référentiel : {', '.join(inconnus)}. Codes disponibles : "
-            f"{', '.join(referentiel.departements_demandes)}."
-        )
+    centre = trouver_centre(parametres.chemin_donnees) or Centre("", "", referentiel.departements_demandes)
+    parametres = _territoire_du_centre(parametres, centre, referentiel)
     chemin = chemin_donnees_annee(parametres.chemin_donnees, parametres.annee)
     if chemin is None:
         raise ErreurParametre(
@@ -616,12 +689,38 @@ def preparer_ensemble(parametres: Parametres) -> dict:
         source_precedente = chemin_affichable(chemin_precedent)
     return {
         "parametres": parametres,
+        "centre": centre,
         "referentiel": referentiel,
         "activite": activite,
         "situee": situee,
         "precedente": precedente,
         "source_precedente": source_precedente,
     }
+
+
+def _territoire_du_centre(parametres: Parametres, centre: Centre, referentiel: Referentiel) -> Parametres:
+    """Les départements à produire : ceux demandés, sinon tout le territoire du centre."""
+    installes = referentiel.departements_demandes
+    hors_referentiel = [c for c in centre.departements if c not in installes]
+    if hors_referentiel:
+        raise ErreurParametre(
+            f"Le centre ({centre.fichier}) couvre {', '.join(centre.departements)} mais le référentiel "
+            f"installé ne contient que {', '.join(installes)}. Installez celui du centre : "
+            "« observatoire referentiel installer --depuis ../shared/reference --donnees DOSSIER »."
+        )
+    inconnus = [c for c in parametres.departements if c not in centre.departements]
+    if inconnus:
+        raise ErreurParametre(
+            f"Département(s) hors du territoire du centre : {', '.join(inconnus)}. Codes disponibles : "
+            f"{', '.join(centre.departements)}."
+        )
+    inconnus = membres_adherents(referentiel, centre.adherents).query("type == ''")["code"].tolist()
+    if inconnus:
+        raise ErreurParametre(
+            f"{centre.fichier} : adhérent(s) inconnu(s) : {', '.join(inconnus)} (ni code INSEE de commune "
+            f"du COG {referentiel.millesime_cog}, ni SIREN d'EPCI ou d'EPT). Corrigez la liste « adherents »."
+        )
+    return parametres if parametres.departements else parametres.avec(departements=centre.departements)
 
 
 def ecrire_ensemble(ensemble: dict, chemin: str | Path) -> Path:
@@ -670,13 +769,18 @@ def preparer_rapport(
         valeurs = {cle: v for cle, v in valeurs.items() if v not in (None, "")}
         prepare = preparer_ensemble(parametres or Parametres(**valeurs))
     parametres, referentiel = prepare["parametres"], prepare["referentiel"]
+    if str(territoire).strip() == "":
+        territoire = parametres.departements[0]
     code = SYNTHESE if str(territoire).strip().lower() == SYNTHESE else normaliser_departement(territoire)
     if code != SYNTHESE and code not in referentiel.departements_demandes:
         raise ErreurParametre(
             f"Département {code} absent du référentiel installé ; codes disponibles : "
             f"{', '.join(referentiel.departements_demandes)}."
         )
-    indicateurs = calculer_indicateurs(prepare["situee"], referentiel, code, prepare["precedente"])
+    centre = prepare["centre"]
+    indicateurs = calculer_indicateurs(
+        prepare["situee"], referentiel, code, prepare["precedente"], adherents=centre.adherents
+    )
     dossier = Path(sortie) if sortie else None
     if dossier:
         ecrire_indicateurs(indicateurs, dossier / "indicateurs.csv")
@@ -692,4 +796,5 @@ def preparer_rapport(
         parametres,
         prepare["source_precedente"],
         dans_un_lot=bool(ensemble),
+        centre=centre,
     )

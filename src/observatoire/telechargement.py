@@ -19,9 +19,10 @@ import geopandas as gpd
 import pandas as pd
 
 from .erreurs import ErreurReferentiel
-from .parametres import DEPARTEMENTS_PAR_DEFAUT
 from .referentiel import (
+    COLONNES_COMMUNES_FRANCE,
     CRS_CALCUL,
+    completer_qpv,
     dossier_referentiel_par_defaut,
     installer_fichiers,
 )
@@ -36,7 +37,7 @@ _CRS_GEOJSON = "EPSG:4326"
 
 
 def telecharger_referentiel(
-    departements=DEPARTEMENTS_PAR_DEFAUT,
+    departements,
     vers: str | Path | None = None,
     *,
     url_datagouv: str = URL_DATAGOUV,
@@ -46,11 +47,14 @@ def telecharger_referentiel(
     """Télécharge et installe le référentiel depuis les sources officielles.
 
     - QPV 2024 : l'API data.gouv.fr donne la ressource courante (zip de GeoJSON ANCT) ;
-    - communes avec contours, EPCI et départements : geo.api.gouv.fr ;
-    - EPCI et départements : contours par fusion des communes, comme le miroir.
+    - communes du territoire avec contours, EPCI et départements : geo.api.gouv.fr ;
+    - EPCI et départements : contours par fusion des communes, comme le miroir ;
+    - table nationale des communes (code, nom, département, région, EPCI, population, centre)
+      et départements de France (nom, région, point central) : geo.api.gouv.fr.
 
-    L'API ne donne pas les EPT : la couche EPT n'est pas installée par ce chemin (les champs
-    ``code_ept`` restent vides) ; le manifeste le dit.
+    L'API ne donne ni les EPT (la couche EPT n'est pas installée et ``code_ept`` reste vide)
+    ni les anciens codes des communes (un ancien code est alors signalé comme inconnu, avec
+    le code valide le plus proche) ; installez depuis un miroir pour les avoir.
 
     Parameters
     ----------
@@ -71,22 +75,78 @@ def telecharger_referentiel(
     codes = normaliser_departements(departements)
     client = _Client(delai)
     qpv_france = _telecharger_qpv(client, url_datagouv)
-    communes = _telecharger_communes(client, url_geoapi, codes)
     noms_epci = _telecharger_noms_epci(client, url_geoapi)
-    couches = _construire_couches(qpv_france, communes, noms_epci, codes)
+    communes_france, departements_france = _telecharger_tables_nationales(client, url_geoapi, noms_epci)
+    communes = _telecharger_communes(client, url_geoapi, codes)
+    couches = _construire_couches(qpv_france, communes, communes_france, codes)
+    couches["departements_france"] = departements_france
     with tempfile.TemporaryDirectory(prefix="observatoire-telechargement-") as dossier:
         fichiers = {}
         for nom, table in couches.items():
             chemin = Path(dossier) / f"{nom}.geojson"
             table.to_crs(_CRS_GEOJSON).to_file(chemin, driver="GeoJSON")
             fichiers[nom] = chemin
+        fichiers["communes_france"] = Path(dossier) / "communes_france.csv"
+        communes_france.to_csv(fichiers["communes_france"], index=False, encoding="utf-8")
         return installer_fichiers(
             fichiers,
             Path(vers) if vers else dossier_referentiel_par_defaut(),
             mode="telechargement",
             origine=f"{url_datagouv} ; {url_geoapi}",
             documents=[],
+            departements=codes,
         )
+
+
+def _telecharger_tables_nationales(client, url_geoapi: str, noms_epci: dict[str, str]):
+    """Toutes les communes (sans contour) et les départements de France (point central)."""
+    base = url_geoapi.rstrip("/")
+    champs = "code,nom,codeDepartement,codeRegion,codeEpci,population,centre"
+    communes = pd.DataFrame(client.json(f"{base}/communes?zone=metro,drom&fields={champs}&format=json"))
+    departements = pd.DataFrame(client.json(f"{base}/departements?zone=metro,drom"))
+    regions = pd.DataFrame(client.json(f"{base}/regions?zone=metro,drom"))
+    if communes.empty or departements.empty or regions.empty:
+        raise ErreurReferentiel(f"Tables nationales vides depuis {url_geoapi}. Rien n'a été installé.")
+    noms_dep = dict(zip(departements["code"], departements["nom"], strict=True))
+    noms_reg = dict(zip(regions["code"], regions["nom"], strict=True))
+    centres = communes["centre"].map(lambda c: (c or {}).get("coordinates") or [None, None])
+    table = pd.DataFrame(
+        {
+            "insee_com": communes["code"],
+            "nom_com": communes["nom"],
+            "insee_dep": communes["codeDepartement"],
+            "nom_dep": communes["codeDepartement"].map(noms_dep).fillna(""),
+            "insee_reg": communes["codeRegion"],
+            "nom_reg": communes["codeRegion"].map(noms_reg).fillna(""),
+            "siren_epci": communes["codeEpci"].fillna(""),
+            "nom_epci": communes["codeEpci"].map(noms_epci).fillna(""),
+            "code_ept": "",
+            "nom_ept": "",
+            "population": communes[
+                "population"
+            ],  # population légale en vigueur (millésime non donné par l'API)
+            "lon_point_interieur": centres.map(lambda c: c[0]),
+            "lat_point_interieur": centres.map(lambda c: c[1]),
+        }
+    )
+    assert list(table.columns[: len(COLONNES_COMMUNES_FRANCE)]) == list(COLONNES_COMMUNES_FRANCE)
+    points = (
+        table.dropna(subset=["lon_point_interieur"])
+        .groupby("insee_dep")[["lon_point_interieur", "lat_point_interieur"]]
+        .median()
+    )
+    par_dep = table.drop_duplicates("insee_dep").set_index("insee_dep").loc[points.index]
+    departements_france = gpd.GeoDataFrame(
+        {
+            "insee_dep": points.index,
+            "nom_dep": par_dep["nom_dep"].to_numpy(),
+            "insee_reg": par_dep["insee_reg"].to_numpy(),
+            "nom_reg": par_dep["nom_reg"].to_numpy(),
+        },
+        geometry=gpd.points_from_xy(points["lon_point_interieur"], points["lat_point_interieur"]),
+        crs=_CRS_GEOJSON,
+    )
+    return table, departements_france
 
 
 class _Client:
@@ -182,25 +242,17 @@ def _telecharger_noms_epci(client: _Client, url_geoapi: str) -> dict[str, str]:
     return {e["code"]: e["nom"] for e in epcis}
 
 
-def _construire_couches(qpv_france, communes, noms_epci, codes) -> dict[str, gpd.GeoDataFrame]:
+def _construire_couches(qpv_france, communes, communes_france, codes) -> dict[str, gpd.GeoDataFrame]:
     communes = communes.to_crs(CRS_CALCUL)
-    communes["nom_epci"] = communes["siren_epci"].map(noms_epci).fillna("")
+    nationales = communes_france.set_index("insee_com")
+    for colonne in ("nom_epci", "insee_reg", "nom_reg"):
+        communes[colonne] = communes["insee_com"].map(nationales[colonne]).fillna("")
     communes["code_ept"] = ""
     communes["nom_ept"] = ""
     qpv_france = qpv_france.to_crs(CRS_CALCUL)
-    qpv_france["insee_dep"] = qpv_france["code_qp"].str[2:5].str.lstrip("0").str.zfill(2)
-    hotes = qpv_france.assign(insee=qpv_france["insee_com"].str.split(",")).explode("insee")
-    hotes = hotes[hotes["insee"].isin(set(communes["insee_com"]))]
-    qpv = qpv_france[qpv_france["code_qp"].isin(set(hotes["code_qp"]))].copy()
-    noms = communes.set_index("insee_com")
-    qpv["lib_com"] = qpv["insee_com"].map(
-        lambda v: ",".join(noms["nom_com"].get(c, "") for c in v.split(","))
-    )
-    qpv["siren_epci"] = qpv["insee_com"].map(
-        lambda v: ",".join(sorted({noms["siren_epci"].get(c, "") for c in v.split(",")} - {""}))
-    )
-    qpv["n_communes"] = qpv["insee_com"].str.count(",") + 1
-    qpv["statut_2024"] = qpv["code_qp"].str[-1].map({"N": "nouveau", "M": "modifie", "I": "inchange"})
+    qpv = completer_qpv(qpv_france, communes_france)
+    qpv = qpv[qpv["insee_dep"].isin(codes)].copy()
+    hotes = qpv.assign(insee=qpv["insee_com"].str.split(",")).explode("insee")
     par_commune = hotes.groupby("insee")["code_qp"].agg(lambda s: ",".join(sorted(s)))
     communes["codes_qpv_2024"] = communes["insee_com"].map(par_commune).fillna("")
     communes["n_qpv_2024"] = communes["codes_qpv_2024"].map(lambda v: len(v.split(",")) if v else 0)

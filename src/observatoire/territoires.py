@@ -10,21 +10,10 @@ import pandas as pd
 from .erreurs import ErreurParametre
 
 __all__ = [
-    "COMMUNES_FUSIONNEES",
     "departement_de_commune",
     "normaliser_departement",
     "normaliser_departements",
 ]
-
-# Communes fusionnées depuis 2018 dans les départements couverts (COG 2024) : ancien code → nouveau.
-# Fourqueux → Saint-Germain-en-Laye ; Port-Villez → Notre-Dame-de-la-Mer ;
-# Rocquencourt → Le Chesnay-Rocquencourt ; Gouzangrez → Commeny.
-COMMUNES_FUSIONNEES: dict[str, str] = {
-    "78251": "78551",
-    "78503": "78320",
-    "78524": "78158",
-    "95282": "95169",
-}
 
 _MOTIF_DEPARTEMENT = re.compile(r"^(?:0?([1-9])|([1-9]\d)|(2[AB])|(97[1-6]))$")
 

@@ -100,7 +100,7 @@ def test_effectifs_invalides(ecrire_jeu, referentiel, valeur, message):
 
 @pytest.mark.parametrize(
     ("code", "message"),
-    [("95999", "commune « 95999 » inconnue du COG 2024"), ("950180", "code commune INSEE invalide")],
+    [("95999", "commune « 95999 » inconnue du COG 2025"), ("950180", "code commune INSEE invalide")],
 )
 def test_code_insee_invalide(ecrire_jeu, referentiel, code, message):
     dossier = ecrire_jeu(**_remplacer("participations", "S2;association;78361", f"S2;association;{code}"))
@@ -116,7 +116,10 @@ def test_code_insee_repare_et_commune_fusionnee(ecrire_jeu, referentiel):
     assert activite.participations["code_commune_origine"].tolist()[2:] == ["01053", "78158"]
     avertissements = activite.problemes.set_index("ligne")["message"]
     assert "zéro initial perdu" in avertissements[4]
-    assert "commune fusionnée : 78524 remplacé par 78158" in avertissements[5]
+    assert (
+        "ancien code de Rocquencourt" in avertissements[5]
+        and "Le Chesnay-Rocquencourt (78158)" in avertissements[5]
+    )
 
 
 def test_coordonnees_inversees_nommees(ecrire_jeu, referentiel):

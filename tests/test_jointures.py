@@ -89,7 +89,40 @@ def mini_referentiel() -> Referentiel:
     departements = _gdf([{"insee_dep": "95", "nom_dep": "Val-d'Oise"}], [box(X0, Y0, X0 + 4000, Y0 + 4000)])
     epci = _gdf([{"siren_epci": "200000001", "nom_epci": "CA Test"}], [box(X0, Y0, X0 + 4000, Y0 + 2000)])
     ept = _gdf([], [])
-    return Referentiel(("95",), qpv, communes, epci, ept, departements, 2024, 2024, {})
+    departements_france = _gdf(
+        [
+            {"insee_dep": "95", "nom_dep": "Val-d'Oise", "insee_reg": "11", "nom_reg": "Île-de-France"},
+            {"insee_dep": "75", "nom_dep": "Paris", "insee_reg": "11", "nom_reg": "Île-de-France"},
+        ],
+        [box(X0, Y0, X0 + 4000, Y0 + 4000), box(X0 + 9000, Y0, X0 + 9500, Y0 + 500)],
+    )
+    communes_france = pd.concat(
+        [
+            pd.DataFrame(communes.drop(columns="geometry")),
+            pd.DataFrame(
+                [
+                    {
+                        "insee_com": "75056",
+                        "nom_com": "Paris",
+                        "insee_dep": "75",
+                        "siren_epci": "",
+                        "nom_epci": "",
+                        "code_ept": "",
+                        "nom_ept": "",
+                    }
+                ]
+            ),
+        ],
+        ignore_index=True,
+    ).fillna({"n_qpv_2024": 0})
+    communes_france[["insee_reg", "nom_reg"]] = ("11", "Île-de-France")
+    anciennes = pd.DataFrame(
+        columns=["code_ancien", "nom_ancien", "type_lien", "insee_com", "nom_com", "date_effet"]
+    )
+    return Referentiel(
+        ("95",), qpv, communes, epci, ept, departements, communes_france, anciennes, departements_france,
+        2024, 2025, 2023, {},
+    )  # fmt: skip
 
 
 def _points(*coordonnees):

@@ -176,7 +176,9 @@ def test_un_departement_en_echec_n_arrete_pas_le_lot(tmp_path, monkeypatch, caps
 
 
 def test_parametres_du_lot_valides(tmp_path):
-    with pytest.raises(ErreurParametre, match="absent.*du référentiel : 13. Codes disponibles : 78, 92, 95"):
+    with pytest.raises(
+        ErreurParametre, match="hors du territoire du centre : 13. Codes disponibles : 78, 92, 95"
+    ):
         produire_rapports(departements=["13"], donnees=DEMO, sortie=tmp_path)
     with pytest.raises(ErreurParametre, match="Aucune donnée pour 2019"):
         produire_rapports(annee=2019, donnees=DEMO, sortie=tmp_path)

@@ -25,7 +25,7 @@ from .conftest import RACINE
 @pytest.fixture(scope="module")
 def installe(miroir, tmp_path_factory):
     cible = tmp_path_factory.mktemp("ref") / "reference"
-    installer_referentiel(miroir, cible)
+    installer_referentiel(miroir, cible, departements="78 92 95")
     return cible
 
 
@@ -33,7 +33,12 @@ def test_installation_ecrit_un_manifeste_complet(installe):
     manifeste = json.loads((installe / "manifest.json").read_text(encoding="utf-8"))
     assert manifeste["mode"] == "miroir"
     assert manifeste["millesime_qpv"] == 2024
-    assert set(manifeste["couches"]) >= {"qpv", "communes", "epci", "ept", "departements"}
+    assert set(manifeste["couches"]) >= {
+        "qpv", "communes", "epci", "ept", "departements", "communes_france", "communes_anciennes",
+        "departements_france",
+    }  # fmt: skip
+    assert manifeste["departements"] == ["78", "92", "95"]
+    assert manifeste["couches"]["communes_france"]["entites"] == 34875
     for couche in manifeste["couches"].values():
         assert re.fullmatch(r"[0-9a-f]{64}", couche["sha256"])
         assert "Licence Ouverte" in couche["licence"]
@@ -89,21 +94,21 @@ def test_referentiel_absent_nomme_la_commande(tmp_path):
 
 def test_fichier_tronque_refuse_sans_toucher_l_installation(miroir, tmp_path):
     copie = tmp_path / "miroir"
-    shutil.copytree(miroir, copie)
-    qpv = copie / "qpv_2024_78_92_95.geojson"
-    qpv.chmod(0o644)
-    qpv.write_bytes(qpv.read_bytes()[:5000])
+    shutil.copytree(miroir / "france", copie / "france")
+    epci = copie / "france" / "epci_france.geojson"
+    epci.chmod(0o644)
+    epci.write_bytes(epci.read_bytes()[:5000])
     cible = tmp_path / "reference"
-    installer_referentiel(miroir, cible)
+    installer_referentiel(miroir, cible, departements="95")
     avant = (cible / "manifest.json").read_text(encoding="utf-8")
     with pytest.raises(ErreurReferentiel, match="illisible ou tronqué"):
-        installer_referentiel(copie, cible)
+        installer_referentiel(copie, cible, departements="95")
     assert (cible / "manifest.json").read_text(encoding="utf-8") == avant
 
 
 def test_somme_de_controle_differente(miroir, tmp_path):
     cible = tmp_path / "reference"
-    installer_referentiel(miroir, cible)
+    installer_referentiel(miroir, cible, departements="92")
     with open(cible / "epci.geojson", "a", encoding="utf-8") as flux:
         flux.write(" ")
     with pytest.raises(ErreurReferentiel, match="sha256"):
@@ -115,8 +120,8 @@ def test_somme_de_controle_differente(miroir, tmp_path):
 
 def test_miroir_incomplet(tmp_path):
     (tmp_path / "vide").mkdir()
-    with pytest.raises(ErreurReferentiel, match="ne contient pas les couches"):
-        installer_referentiel(tmp_path / "vide", tmp_path / "reference")
+    with pytest.raises(ErreurReferentiel, match="ne contient pas les couches nationales"):
+        installer_referentiel(tmp_path / "vide", tmp_path / "reference", departements="95")
 
 
 def test_commande_verifier(installe, capsys):

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 
 from observatoire import ErreurReferentiel, telecharger_referentiel, verifier_referentiel
@@ -40,6 +41,33 @@ def _contenus(miroir) -> dict[str, tuple[int, bytes, str]]:
             "application/json",
         ),
     }
+    france = pd.read_csv(miroir / "france" / "communes_france.csv", dtype=str, keep_default_na=False)
+    nationales = [
+        {
+            "code": ligne.insee_com,
+            "nom": ligne.nom_com,
+            "codeDepartement": ligne.insee_dep,
+            "codeRegion": ligne.insee_reg,
+            "codeEpci": ligne.siren_epci or None,
+            "population": int(ligne.pop_mun_2023 or 0),
+            "centre": {
+                "type": "Point",
+                "coordinates": [float(ligne.lon_point_interieur), float(ligne.lat_point_interieur)],
+            },
+        }
+        for ligne in france.itertuples(index=False)
+    ]
+    routes["/communes"] = (200, json.dumps(nationales).encode(), "application/json")
+    for chemin, code, nom in (
+        ("/departements", "insee_dep", "nom_dep"),
+        ("/regions", "insee_reg", "nom_reg"),
+    ):
+        liste = france[[code, nom]].drop_duplicates().rename(columns={code: "code", nom: "nom"})
+        routes[chemin] = (
+            200,
+            liste.to_json(orient="records", force_ascii=False).encode(),
+            "application/json",
+        )
     for code, partie in communes.groupby("insee_dep"):
         officiel = partie.rename(
             columns={
@@ -104,7 +132,15 @@ def test_telechargement_construit_le_meme_referentiel(serveur, tmp_path):
     cible = tmp_path / "reference"
     manifeste = telecharger_referentiel(("78", "92", "95"), cible, url_datagouv=base, url_geoapi=base)
     assert manifeste["mode"] == "telechargement"
-    assert set(manifeste["couches"]) == {"qpv", "communes", "epci", "departements"}
+    assert set(manifeste["couches"]) == {
+        "qpv",
+        "communes",
+        "epci",
+        "departements",
+        "communes_france",
+        "departements_france",
+    }
+    assert manifeste["couches"]["communes_france"]["entites"] == 34875
     tableau = verifier_referentiel(cible).set_index("departement")
     assert tableau["qpv"].tolist() == [22, 19, 42]
     assert tableau["communes"].tolist() == [259, 36, 183]

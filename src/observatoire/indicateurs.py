@@ -386,7 +386,7 @@ def _indicateurs_hors_territoire(p: _Perimetre, referentiel: Referentiel, t: str
         non_renseigne = int(nombres[~connus].sum())
         for niveau, colonne, nommer in (
             ("departement", "code_departement", lambda d: f"{noms.get(d, d)} ({d})"),
-            ("region", "code_region", lambda r: regions.get(r, r)),
+            ("region", "code_region", lambda r: str(regions.get(r, r))),
         ):
             lignes += _repartition(
                 t,

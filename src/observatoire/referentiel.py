@@ -333,7 +333,7 @@ def _departements_a_installer(communes_france: pd.DataFrame, departements, regio
             "Indiquez le territoire à installer : --departements (par exemple 13 83 84) ou --region "
             "(par exemple 93), ou les départements du fichier observatoire.toml du centre (--donnees)."
         )
-    codes = normaliser_departements(departements)  # type: ignore[arg-type]
+    codes = normaliser_departements(departements)
     inconnus = [code for code in codes if code not in disponibles]
     if inconnus:
         raise ErreurParametre(
@@ -347,22 +347,20 @@ def _extraire_territoire(
 ) -> dict[str, Path]:
     """Écrit dans ``dossier`` les couches du territoire ; renvoie couche → fichier à installer."""
     filtre = "insee_dep IN (" + ", ".join(f"'{code}'" for code in codes) + ")"
-    communes = pyogrio.read_dataframe(national / _MIROIR_NATIONAL["communes"], where=filtre)
+    communes = _lire_filtre(national / _MIROIR_NATIONAL["communes"], filtre)
     anciennes_chemin = national / _MIROIR_NATIONAL["communes_anciennes"]
     anciennes = _lire_table(anciennes_chemin, "communes_anciennes") if anciennes_chemin.is_file() else None
-    qpv = pyogrio.read_dataframe(national / _MIROIR_NATIONAL["qpv"], where=filtre)
+    qpv = _lire_filtre(national / _MIROIR_NATIONAL["qpv"], filtre)
     couches = {
         "qpv": completer_qpv(qpv, communes_france, anciennes),
         "communes": communes,
-        "departements": pyogrio.read_dataframe(national / _MIROIR_NATIONAL["departements"], where=filtre),
+        "departements": _lire_filtre(national / _MIROIR_NATIONAL["departements"], filtre),
     }
     for nom, colonne in (("epci", "siren_epci"), ("ept", "code_ept")):
         membres = sorted(set(communes[colonne].dropna()) - {""})
         if membres:
             liste = ", ".join(f"'{code}'" for code in membres)
-            couches[nom] = pyogrio.read_dataframe(
-                national / _MIROIR_NATIONAL[nom], where=f"{colonne} IN ({liste})"
-            )
+            couches[nom] = _lire_filtre(national / _MIROIR_NATIONAL[nom], f"{colonne} IN ({liste})")
     fichiers = {}
     for nom, table in couches.items():
         chemin = dossier / _COUCHES_PAR_NOM[nom].fichier
@@ -373,6 +371,15 @@ def _extraire_territoire(
     if anciennes is not None:
         fichiers["communes_anciennes"] = anciennes_chemin
     return fichiers
+
+
+def _lire_filtre(chemin: Path, filtre: str) -> gpd.GeoDataFrame:
+    try:
+        return pyogrio.read_dataframe(chemin, where=filtre)
+    except Exception as erreur:  # pyogrio lève des erreurs GDAL variées
+        raise ErreurReferentiel(
+            f"Fichier de référence illisible ou tronqué : {chemin} ({erreur}). Vérifiez ou recopiez le miroir."
+        ) from erreur
 
 
 def completer_qpv(
@@ -609,7 +616,9 @@ def _standardiser(nom: str, table: pd.DataFrame) -> pd.DataFrame:
         for colonne in ("code_ept", "nom_ept", "nom_dep", "insee_reg", "nom_reg"):
             if colonne not in table.columns:
                 table[colonne] = ""
-        table["n_qpv_2024"] = pd.to_numeric(table.get("n_qpv_2024", 0), errors="coerce").fillna(0).astype(int)
+        if "n_qpv_2024" not in table.columns:
+            table["n_qpv_2024"] = 0
+        table["n_qpv_2024"] = pd.to_numeric(table["n_qpv_2024"], errors="coerce").fillna(0).astype(int)
     if nom == "qpv":
         for colonne in ("lib_com", "siren_epci", "nom_epci", "code_ept", "nom_ept"):
             if colonne not in table.columns:

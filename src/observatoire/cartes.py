@@ -339,12 +339,10 @@ def origines_hors_territoire(situee, referentiel) -> gpd.GeoDataFrame:
     departements = referentiel.departements_france
     departements = departements[
         departements["insee_dep"].isin(set(par_dep.index) | set(demandes_par_dep.index))
-        & ~departements["insee_dep"].isin(referentiel.departements_demandes)
     ].copy()
     departements["participations"] = departements["insee_dep"].map(par_dep).fillna(0).astype("int64")
     departements["demandes"] = departements["insee_dep"].map(demandes_par_dep).fillna(0).astype("int64")
     departements["nom"] = departements["nom_dep"] + " (" + departements["insee_dep"] + ")"
-    departements["geometry"] = departements.geometry.representative_point()
     departements = departements.to_crs("EPSG:4326").sort_values(
         ["participations", "insee_dep"], ascending=[False, True]
     )

@@ -95,13 +95,13 @@ def _actions(hasard, nombre: int, annee: int) -> pd.DataFrame:
     axes, thematiques, formats = (list(VOCABULAIRES[v]) for v in ("axe", "thematique", "format"))
     lignes = []
     for rang in range(1, nombre + 1):
-        thematique = thematiques[hasard.integers(len(thematiques))]
-        format_ = formats[hasard.integers(len(formats))]
+        thematique = _tirer(hasard, thematiques)
+        format_ = _tirer(hasard, formats)
         lignes.append(
             {
                 "id_action": f"P{annee}-{rang:02d}",
                 "intitule": f"{format_.replace('_', ' ').capitalize()} {thematique.replace('_', ' ')} n° {rang}",
-                "axe": axes[hasard.integers(len(axes))],
+                "axe": _tirer(hasard, axes),
                 "thematique": thematique,
                 "format": format_,
             }
@@ -162,6 +162,11 @@ def _seances(
     )
 
 
+def _tirer(hasard, valeurs):
+    """Une valeur tirée au hasard dans une liste (un seul tirage du générateur)."""
+    return valeurs[hasard.integers(len(valeurs))]
+
+
 def _eloigner(point, centre, metres: float):
     """Le point déplacé de ``metres`` en s'éloignant du centre (hors du périmètre)."""
     dx, dy = point.x - centre.x, point.y - centre.y
@@ -183,17 +188,17 @@ def _participations(hasard, seances: pd.DataFrame, referentiel: Referentiel) -> 
             if tirage < 0.7:
                 commune = communes["insee_com"].iloc[hasard.choice(len(communes), p=poids)]
             elif tirage < 0.8:
-                departement = territoire[hasard.integers(len(territoire))]
+                departement = _tirer(hasard, territoire)
             elif tirage < 0.92:
-                commune = _ORIGINES_LOINTAINES[hasard.integers(len(_ORIGINES_LOINTAINES))]
+                commune = _tirer(hasard, _ORIGINES_LOINTAINES)
             elif tirage < 0.95:
-                commune = _CODES_ANCIENS[hasard.integers(len(_CODES_ANCIENS))]
+                commune = _tirer(hasard, _CODES_ANCIENS)
             else:
                 departement = "autre"
             lignes.append(
                 {
                     "id_seance": id_seance,
-                    "public": publics[hasard.integers(len(publics))],
+                    "public": _tirer(hasard, publics),
                     "code_commune_origine": commune,
                     "departement_origine": departement,
                     "nombre": int(hasard.integers(1, 25)),
@@ -214,22 +219,22 @@ def _demandes(hasard, nombre: int, referentiel: Referentiel, annee: int) -> pd.D
         if tirage < 0.5:
             commune = communes["insee_com"].iloc[hasard.integers(len(communes))]
         elif tirage < 0.65:
-            siren = epci[hasard.integers(len(epci))]
+            siren = _tirer(hasard, epci)
         elif tirage < 0.8:
-            commune = _ORIGINES_LOINTAINES[hasard.integers(len(_ORIGINES_LOINTAINES))]
+            commune = _tirer(hasard, _ORIGINES_LOINTAINES)
         elif tirage < 0.9:
-            departement = territoire[hasard.integers(len(territoire))]
+            departement = _tirer(hasard, territoire)
         lignes.append(
             {
                 "id_demande": f"PD{annee}-{rang:03d}",
                 "date": (
                     pd.Timestamp(f"{annee}-01-02") + pd.Timedelta(days=int(hasard.integers(0, 360)))
                 ).strftime("%d/%m/%Y"),
-                "type_demandeur": types[hasard.integers(len(types))],
+                "type_demandeur": _tirer(hasard, types),
                 "code_commune": commune,
                 "siren_epci": siren,
                 "departement": departement,
-                "thematique": thematiques[hasard.integers(len(thematiques))],
+                "thematique": _tirer(hasard, thematiques),
                 "objet": "Demande documentaire (texte libre, jamais publié)",
             }
         )

@@ -311,9 +311,9 @@ def _situer(table, colonne_commune, colonne_departement, colonne_siren, referent
             ~par_siren, siren.map(intercommunalites["departement"]).fillna(departement)
         )
         niveau = np.where(par_siren, "intercommunalite", niveau)
-    regions = referentiel.regions_des_departements
-    situees["code_departement"] = departement.where(departement.isin(regions.keys()), "")
-    situees["code_region"] = situees["code_departement"].map(lambda d: regions[d][0] if d else "")
+    region = {dep: code_region for dep, (code_region, _) in referentiel.regions_des_departements.items()}
+    situees["code_departement"] = departement.where(departement.isin(region.keys()), "")
+    situees["code_region"] = situees["code_departement"].map(region).fillna("")
     situees["departement"] = departement.where(departement.isin(territoire) | (departement == ""), "autre")
     situees["dans_territoire"] = departement.isin(territoire)
     situees["niveau_origine"] = niveau

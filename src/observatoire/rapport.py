@@ -210,13 +210,17 @@ class Rapport:
             rendre(
                 "titre.html.j2",
                 titre=f"Activité {self.annee} — {self.nom_territoire}",
-                sous_titre=(f"{self.centre.libelle} : o" if self.centre and self.centre.libelle else "O")
-                + "ù l'activité du centre de ressources a porté, quels quartiers prioritaires "
-                "(QPV 2024) elle a atteints ou non.",
+                sous_titre=self._sous_titre(),
                 demonstration=self.activite.demonstration,
                 centre=self.centre.nom if self.centre else "",
             )
         )
+
+    def _sous_titre(self) -> str:
+        sujet = "où l'activité du centre de ressources a porté, quels quartiers prioritaires (QPV 2024) elle a atteints ou non."
+        if self.centre and self.centre.libelle:
+            return f"{self.centre.libelle} : {sujet}"
+        return sujet[0].upper() + sujet[1:]
 
     def chiffres_cles(self) -> Section:
         """Cartes de chiffres clés."""

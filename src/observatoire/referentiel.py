@@ -28,6 +28,7 @@ from .erreurs import ErreurParametre, ErreurReferentiel
 from .territoires import normaliser_departements
 
 __all__ = [
+    "COLONNES_COMMUNES_FRANCE",
     "CRS_CALCUL",
     "MILLESIME_QPV",
     "Referentiel",
@@ -157,7 +158,7 @@ class Referentiel:
         Anciens codes (fusions, communes déléguées, arrondissements municipaux…) → commune
         actuelle ; vide si la table n'est pas installée.
     departements_france : geopandas.GeoDataFrame
-        Tous les départements (nom, région, contour) : pour nommer et placer les origines.
+        Tous les départements (nom, région, point intérieur) : pour nommer et placer les origines.
     """
 
     departements_demandes: tuple[str, ...]
@@ -619,6 +620,11 @@ def _standardiser(nom: str, table: pd.DataFrame) -> pd.DataFrame:
         if "n_qpv_2024" not in table.columns:
             table["n_qpv_2024"] = 0
         table["n_qpv_2024"] = pd.to_numeric(table["n_qpv_2024"], errors="coerce").fillna(0).astype(int)
+    if nom == "communes_france":
+        table = table[[*COLONNES_COMMUNES_FRANCE, "population"]]
+    if nom == "departements_france":
+        # Les origines sont nommées et placées en un point : le contour n'est pas dessiné.
+        table = table.set_geometry(table.geometry.representative_point())
     if nom == "qpv":
         for colonne in ("lib_com", "siren_epci", "nom_epci", "code_ept", "nom_ept"):
             if colonne not in table.columns:
@@ -660,7 +666,7 @@ def charger_referentiel(
     manifeste_chemin = racine / NOM_MANIFESTE
     signature = manifeste_chemin.stat().st_mtime if manifeste_chemin.is_file() else 0.0
     couches, manifeste = _lire_couches(racine, signature)
-    disponibles = departements_installes(couches, manifeste)
+    disponibles = _departements_installes(couches, manifeste)
     codes = normaliser_departements(departements) if departements else disponibles
     inconnus = [code for code in codes if code not in disponibles]
     if inconnus:
@@ -672,7 +678,7 @@ def charger_referentiel(
     return _assembler_referentiel(codes, couches, manifeste)
 
 
-def departements_installes(couches: dict, manifeste: dict) -> tuple[str, ...]:
+def _departements_installes(couches: dict, manifeste: dict) -> tuple[str, ...]:
     """Départements du territoire installé, dans l'ordre du manifeste."""
     if manifeste.get("departements"):
         return tuple(manifeste["departements"])

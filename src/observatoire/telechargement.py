@@ -20,7 +20,6 @@ import pandas as pd
 
 from .erreurs import ErreurReferentiel
 from .referentiel import (
-    COLONNES_COMMUNES_FRANCE,
     CRS_CALCUL,
     completer_qpv,
     dossier_referentiel_par_defaut,
@@ -122,14 +121,12 @@ def _telecharger_tables_nationales(client, url_geoapi: str, noms_epci: dict[str,
             "nom_epci": communes["codeEpci"].map(noms_epci).fillna(""),
             "code_ept": "",
             "nom_ept": "",
-            "population": communes[
-                "population"
-            ],  # population légale en vigueur (millésime non donné par l'API)
+            # Population légale en vigueur : l'API n'en donne pas le millésime.
+            "population": communes["population"],
             "lon_point_interieur": centres.map(lambda c: c[0]),
             "lat_point_interieur": centres.map(lambda c: c[1]),
         }
     )
-    assert list(table.columns[: len(COLONNES_COMMUNES_FRANCE)]) == list(COLONNES_COMMUNES_FRANCE)
     points = (
         table.dropna(subset=["lon_point_interieur"])
         .groupby("insee_dep")[["lon_point_interieur", "lat_point_interieur"]]

@@ -32,8 +32,8 @@ from .referentiel import Referentiel, charger_referentiel
 __all__ = ["CIBLES", "DEPARTEMENTS_DEMO", "ecrire_demo", "generer_demo"]
 
 DEPARTEMENTS_DEMO = ("78", "92", "95")  # le territoire du Pôle ressources, centre de la démonstration
-NOM_CENTRE_DEMO = "Pôle ressources ville et développement social (données de démonstration)"
-LIBELLE_CENTRE_DEMO = "Pôle ressources (démonstration)"
+NOM_CENTRE_DEMO = "Pôle ressources ville et développement social"
+LIBELLE_CENTRE_DEMO = "Pôle ressources"
 # Villes et EPCI adhérents nommés dans le rapport d'activité 2023 (seed/FIGURES.md).
 ADHERENTS_DEMO = (
     "95018", "95019", "95063", "95091", "95127", "78138", "92025", "95197", "95218", "95219",

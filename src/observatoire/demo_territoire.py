@@ -43,7 +43,7 @@ class TerritoireDemo:
 
 TERRITOIRES_DEMO: dict[str, TerritoireDemo] = {
     "provence": TerritoireDemo(
-        nom="Centre de ressources politique de la ville de Provence (démonstration fictive)",
+        nom="Centre de ressources politique de la ville de Provence — centre fictif de démonstration",
         libelle="CRPV Provence (démonstration)",
         departements=("13", "83", "84"),
         # Marseille, Toulon, Avignon, Arles, La Seyne-sur-Mer, Carpentras ; Métropole

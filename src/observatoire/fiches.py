@@ -230,7 +230,7 @@ class FicheQPV:
             STYLE
             + "".join(str(s) for s in sections)
             + (
-                '<p class="obs-note">Sources : ANCT, QPV 2024 ; INSEE, COG 2024 ; IGN ADMIN EXPRESS — Licence Ouverte 2.0. '
+                f'<p class="obs-note">Sources : {html.escape(self.referentiel.attribution)}. '
                 '<a href="index.html">Toutes les fiches</a></p>'
             )
         )

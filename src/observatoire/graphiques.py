@@ -58,7 +58,7 @@ def graphique_barres(
         Figure autonome (sans pyplot : aucun état global, rien n'est changé pour l'analyste).
         Les axes de comptage n'ont que des graduations entières.
     """
-    lignes_titre = textwrap.wrap(titre, LARGEUR_TITRE) or [""]
+    lignes_titre = textwrap.wrap(titre, LARGEUR_TITRE) or [""]  # hauteur prévue ; repli réglé plus bas
     hauteur = (max(2.2, 0.42 * len(valeurs) + 1.2) if horizontal else 3.6) + 0.22 * (len(lignes_titre) - 1)
     figure = Figure(figsize=(7.5, hauteur), dpi=110)
     axe = figure.subplots()
@@ -85,11 +85,29 @@ def graphique_barres(
         axe.yaxis.set_major_locator(entiers)
         axe.yaxis.set_major_formatter(format_entier)
     axe.bar_label(barres, labels=etiquettes, padding=3, fontsize=8.5)
-    axe.set_title("\n".join(lignes_titre), loc="left", fontsize=11, fontweight="bold")
     for bord in ("top", "right"):
         axe.spines[bord].set_visible(False)
-    figure.tight_layout()
+    _titre_dans_la_figure(figure, axe, titre)
     return figure
+
+
+def _titre_dans_la_figure(figure: Figure, axe, titre: str) -> None:
+    """Titre aligné sur l'axe, replié assez court pour ne pas dépasser le bord droit.
+
+    L'axe commence après les libellés des barres, plus ou moins longs : la largeur de repli
+    se règle sur la place réellement disponible une fois la mise en page faite.
+    """
+    largeur = LARGEUR_TITRE
+    for _ in range(3):
+        texte = axe.set_title(
+            "\n".join(textwrap.wrap(titre, largeur) or [""]), loc="left", fontsize=11, fontweight="bold"
+        )
+        figure.tight_layout()
+        cadre = texte.get_window_extent()
+        disponible = figure.bbox.x1 - 2 - cadre.x0
+        if cadre.x1 <= figure.bbox.x1 - 2 or largeur <= 20:
+            return
+        largeur = max(20, int(largeur * disponible / cadre.width))
 
 
 def _couper(texte: str, largeur: int = 38) -> str:

@@ -372,7 +372,7 @@ def _indicateurs_demandes(p: _Perimetre, t: str) -> list[dict]:
 
 
 def _indicateurs_hors_territoire(p: _Perimetre, referentiel: Referentiel, t: str) -> list[dict]:
-    """Participations et demandes venues d'hors du territoire, par département et par région."""
+    """Participations et demandes venues de l'extérieur du territoire, par département et par région."""
     noms = referentiel.noms_departements_france
     regions = dict(referentiel.regions_des_departements.values())
     lignes = []

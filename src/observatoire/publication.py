@@ -76,6 +76,7 @@ def ecrire_index(dossier_annee: Path, parametres: Parametres, ensemble: dict, av
         "index.html.j2",
         annee=parametres.annee,
         centre=ensemble["centre"].nom,
+        attribution=ensemble["referentiel"].attribution,
         demonstration=ensemble["activite"].demonstration,
         distance=format_nombre(parametres.distance_proximite_m),
         lignes=lignes,

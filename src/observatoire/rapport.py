@@ -370,21 +370,21 @@ class Rapport:
         )
 
     def origines(self) -> Section:
-        """Participations et demandes venues d'hors du territoire, par département et par région."""
+        """Participations et demandes venues de l'extérieur du territoire, par département et région."""
         if self.territoire != SYNTHESE:
             return Section("<p>Les origines hors du territoire sont détaillées dans la synthèse.</p>")
         hors = self._v("participations_par_departement_origine", "autre")
-        sur = f"sur {format_nombre(_zero(hors))} participations venues d'hors du territoire"
+        sur = f"sur {format_nombre(_zero(hors))} participations venues de l'extérieur du territoire"
         demandes = self._serie("demandes_hors_territoire_par_departement")["valeur"].sum()
-        sur_demandes = f"sur {format_nombre(demandes)} demandes venues d'hors du territoire"
+        sur_demandes = f"sur {format_nombre(demandes)} demandes venues de l'extérieur du territoire"
         blocs = [
             f"<p>{format_nombre(_zero(hors))} participations "
             f"({format_part(self._v('participations_par_departement_origine', 'autre', 'part'))}) et "
-            f"{format_nombre(demandes)} demandes viennent d'hors du territoire "
+            f"{format_nombre(demandes)} demandes viennent de l'extérieur du territoire "
             f"({', '.join(self.referentiel.departements_demandes)}).</p>",
             self._repartition(
                 "participations_hors_territoire_par_departement",
-                "Participations d'hors du territoire par département",
+                "Participations hors du territoire par département d'origine",
                 "participations",
                 "origines_departements",
                 sur,
@@ -392,14 +392,14 @@ class Rapport:
             ),
             self._repartition(
                 "participations_hors_territoire_par_region",
-                "Participations d'hors du territoire par région",
+                "Participations hors du territoire par région d'origine",
                 "participations",
                 "origines_regions",
                 sur,
             ),
             self._repartition(
                 "demandes_hors_territoire_par_departement",
-                "Demandes d'hors du territoire par département",
+                "Demandes hors du territoire par département d'origine",
                 "demandes",
                 "demandes_departements",
                 sur_demandes,
@@ -491,7 +491,7 @@ class Rapport:
             texte = (
                 f"<p>{format_nombre(self._v('demandes'))} demandes enregistrées ; "
                 f"{format_part(self._v('demandes_hors_territoire', colonne='part'))} des demandes d'origine "
-                f"connue ({format_nombre(connues)}) viennent d'hors du territoire.</p>"
+                f"connue ({format_nombre(connues)}) viennent de l'extérieur du territoire.</p>"
             )
         else:
             texte = (
@@ -604,6 +604,7 @@ class Rapport:
                 centre=self.centre.nom if self.centre else "",
                 adherents=bool(self.centre and self.centre.adherents),
                 millesime_cog=self.referentiel.millesime_cog,
+                attribution=self.referentiel.attribution,
                 millesime_population=self.referentiel.millesime_population or "",
                 installe_le=str(provenance.get("installe_le", "?")),
                 mode=str(provenance.get("mode", "?")),

@@ -180,6 +180,14 @@ class Referentiel:
         """Codes INSEE des communes chargées (territoire)."""
         return frozenset(self.communes["insee_com"])
 
+    @property
+    def attribution(self) -> str:
+        """Mention des sources à reprendre sous chaque document publié."""
+        return (
+            f"ANCT, QPV {self.millesime_qpv} ; INSEE, COG {self.millesime_cog} ; DGCL ; IGN ADMIN EXPRESS — "
+            "Licence Ouverte 2.0 (Etalab)"
+        )
+
     @cached_property
     def codes_france(self) -> frozenset[str]:
         """Codes INSEE de toutes les communes actuelles de France."""

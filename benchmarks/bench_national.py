@@ -90,7 +90,7 @@ def _annee(dossier: Path, reference: Path, departements: list[str], graine: int 
     )
     seances["date"] = seances["date"].dt.strftime("%Y-%m-%d")
     origines = np.concatenate(
-        [france["insee_com"].to_numpy()[hasard.integers(len(france), 2000)], communes["insee_com"]]
+        [france["insee_com"].to_numpy()[hasard.integers(len(france), size=2000)], communes["insee_com"]]
     )
     participations = pd.DataFrame(
         {

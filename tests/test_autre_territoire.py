@@ -97,6 +97,18 @@ def test_codes_nationaux_dans_le_lecteur(ecrire_jeu, referentiel):
     assert {"75056", "13055", "78551"} <= codes and "13999" not in codes
 
 
+def test_toutes_les_communes_de_france_sont_valides(ecrire_jeu, referentiel):
+    """Chaque département a au moins une commune acceptée (le motif d'avant oubliait 21 à 29)."""
+    france = referentiel.communes_france.drop_duplicates("insee_dep")
+    lignes = "".join(f"S1;elu;{code};;1\n" for code in france["insee_com"])
+    jeu = ecrire_jeu(
+        participations="id_seance;public;code_commune_origine;departement_origine;nombre\n" + lignes
+    )
+    activite = lire_activite(jeu, annee=2023, referentiel=referentiel)
+    assert len(france) == 101 and activite.nombre_erreurs == 0
+    assert set(activite.participations["code_commune_origine"]) == set(france["insee_com"])
+
+
 def test_installer_une_region(miroir, tmp_path):
     manifeste = installer_referentiel(miroir, tmp_path / "r", region="93")
     assert manifeste["departements"] == ["04", "05", "06", "13", "83", "84"]

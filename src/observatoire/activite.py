@@ -59,7 +59,6 @@ ANNEE_MIN, ANNEE_MAX = 1990, 2100
 ECART_COMMUNE_M = 100.0  # un lieu plus loin que cela de sa commune déclarée est signalé
 # Numéros de série Excel des dates de 1990 à 2100 (jour 0 = 30/12/1899).
 SERIE_EXCEL_MIN, SERIE_EXCEL_MAX = 32_874, 73_415
-_MOTIF_DEPARTEMENT_DE_COMMUNE = re.compile(r"^(?:0[1-9]|1\d|2[AB]|[3-8]\d|9[0-5]|97[1-6])")
 
 
 @dataclass(frozen=True)
@@ -710,18 +709,19 @@ def _controles_format(colonne: _Colonne, normalisees, referentiel) -> list[pa.Ch
         return [pa.Check(lambda s: s.str.lower().isin(_VRAI | _FAUX), name="booleen")]
     if f == "commune":
         connues = referentiel.codes_france
+        departements = set(referentiel.noms_departements_france)
+
+        def departement_existe(s: pd.Series) -> pd.Series:
+            return departement_de_commune(s).isin(departements)
+
         return [
             pa.Check(lambda s: vide(s) | s.str.fullmatch(_MOTIF_COMMUNE.pattern), name="format_commune"),
             pa.Check(
-                lambda s: (
-                    vide(s)
-                    | ~s.str.fullmatch(_MOTIF_COMMUNE.pattern)
-                    | s.str.match(_MOTIF_DEPARTEMENT_DE_COMMUNE)
-                ),
+                lambda s: vide(s) | ~s.str.fullmatch(_MOTIF_COMMUNE.pattern) | departement_existe(s),
                 name="departement_inexistant",
             ),
             pa.Check(
-                lambda s: vide(s) | s.isin(connues) | ~s.str.match(_MOTIF_DEPARTEMENT_DE_COMMUNE),
+                lambda s: vide(s) | s.isin(connues) | ~departement_existe(s),
                 name="commune_inconnue",
             ),
         ]

@@ -704,3 +704,31 @@ def test_carte_infobulles_et_valeurs_recalculees(territoire, brut):
         ["size", "sum"]
     )
     assert totaux == sorted(zip(par_lieu["size"], par_lieu["sum"], strict=True))
+
+
+def test_carte_agregee_par_epci_et_qpv_en_points(brut, monkeypatch):
+    """À l'échelle nationale, les aplats passent à l'EPCI et les QPV à des points : forcé ici par
+    des seuils bas, puis recalculé par un simple groupby sur les communes."""
+    from observatoire import cartes
+
+    monkeypatch.setattr(cartes, "SEUIL_COMMUNES_APLATS", 100)
+    monkeypatch.setattr(cartes, "SEUIL_QPV_PERIMETRES", 10)
+    _, situee, referentiel = _produit(DEMO, 2023, False)
+    page = cartes.html_carte(cartes.carte_activite(situee, referentiel, "synthese"))
+    proprietes = _proprietes(page)
+    participations = _lire(DEMO / "2023")["participations"]
+    communes = pd.DataFrame(brut["communes"].drop(columns="geometry"))
+    par_epci = (
+        participations.merge(communes, left_on="code_commune_origine", right_on="insee_com")
+        .groupby("siren_epci")["nombre"]
+        .sum()
+    )
+    aplats = {re.search(r"\((\w+)\)$", p["nom"])[1]: p for p in proprietes if "taux" in p}
+    assert set(aplats) == set(communes["siren_epci"])
+    for siren, p in aplats.items():
+        assert p["participations"].replace("\u202f", "") == str(int(par_epci.get(siren, 0))), siren
+    assert "Participations pour 10 000 habitants (EPCI d" in page
+    assert page.count('"type": "Point"') >= len(brut["qpv"]) or page.count('"type":"Point"') >= len(
+        brut["qpv"]
+    )
+    assert "L.circleMarker" in page and "Limites EPCI / EPT" not in page

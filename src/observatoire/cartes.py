@@ -17,6 +17,7 @@ import html
 import json
 import re
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,6 +53,12 @@ COULEUR_CERCLES = "#6a3d9a"
 RAYON_MAX_PX = 26.0  # rayon du plus grand cercle ; l'aire des cercles est proportionnelle au compte
 POUR_HABITANTS = 10_000
 SEANCES_PAR_LIEU = 10
+# Au-delà de ces nombres, une carte de synthèse pèserait des mégaoctets et ne se lirait plus :
+# les aplats passent de la commune à l'EPCI puis au département, les QPV deviennent des points.
+SEUIL_COMMUNES_APLATS = 1_500
+SEUIL_EPCI_APLATS = 400
+SEUIL_QPV_PERIMETRES = 400
+VALEURS_JENKS_MAX = 1_000
 COULEUR_QPV = "#d95f02"
 COULEURS_LIEUX = {"dans_qpv": "#d95f02", "proximite_qpv": "#7570b3", "hors_qpv": "#1b9e77"}
 LIBELLES_LIEUX = {
@@ -117,19 +124,20 @@ def carte_activite(
     folium.Map
         Carte à écrire avec ``ecrire_carte`` (HTML autonome et reproductible).
     """
-    communes, qpv, intercos, departements, seances = _couches(situee, referentiel, territoire)
-    classes = _classes(communes["taux"])
+    couches = _couches(situee, referentiel, territoire)
+    classes = _classes(couches.unites["taux"])
     carte = CarteAutonome(location=None, tiles=None, control_scale=False, prefer_canvas=True)
     carte.add_child(_EchelleMetrique())
     folium.TileLayer(
         "OpenStreetMap", name="Fond OpenStreetMap", attr="© contributeurs OpenStreetMap", control=True
     ).add_to(carte)
-    _couche_communes(communes, classes).add_to(carte)
-    _couche_limites(intercos, "Limites EPCI / EPT", "#444444", 1.5, "5 4").add_to(carte)
-    _couche_limites(departements, "Contour départemental", "#111111", 3, None).add_to(carte)
-    _couche_qpv(qpv, lien_fiches).add_to(carte)
-    _couche_cercles(communes).add_to(carte)
-    carte.add_child(_LieuxRegroupes(seances))
+    _couche_aplats(couches.unites, couches.niveau, classes).add_to(carte)
+    if len(couches.intercos):
+        _couche_limites(couches.intercos, "Limites EPCI / EPT", "#444444", 1.5, "5 4").add_to(carte)
+    _couche_limites(couches.departements, "Contour départemental", "#111111", 3, None).add_to(carte)
+    _couche_qpv(couches.qpv, lien_fiches).add_to(carte)
+    _couche_cercles(couches.unites, couches.niveau).add_to(carte)
+    carte.add_child(_LieuxRegroupes(couches.lieux))
     if territoire == SYNTHESE:
         _couche_origines(origines_hors_territoire(situee, referentiel)).add_to(carte)
     folium.LayerControl(collapsed=False).add_to(carte)
@@ -137,42 +145,99 @@ def carte_activite(
     carte.add_child(
         _Legende(
             classes,
-            communes,
-            seances,
+            couches,
             int((perimetre["precision"] == "commune").sum()),
             referentiel.millesime_population,
         )
     )
     ressources_integrees(carte)
-    xmin, ymin, xmax, ymax = departements.total_bounds
+    xmin, ymin, xmax, ymax = couches.departements.total_bounds
     carte.fit_bounds([[ymin, xmin], [ymax, xmax]])
     return carte
 
 
-def _couches(situee, referentiel, territoire):
+@dataclass(frozen=True)
+class _Couches:
+    """Ce que dessinent la carte interactive et la carte statique d'un territoire."""
+
+    unites: (
+        gpd.GeoDataFrame
+    )  # aplats : ``code``, ``nom``, ``participations``, ``population``, ``taux``, ``centre``
+    niveau: str  # ``commune``, ``EPCI`` ou ``département`` : l'échelle des aplats
+    qpv: gpd.GeoDataFrame
+    intercos: gpd.GeoDataFrame
+    departements: gpd.GeoDataFrame
+    lieux: gpd.GeoDataFrame
+
+
+def _couches(situee, referentiel, territoire) -> _Couches:
     communes = restreindre(referentiel.communes, "insee_dep", territoire)
     qpv = restreindre(referentiel.qpv, "insee_dep", territoire)
     departements = restreindre(referentiel.departements, "insee_dep", territoire)
     seances = restreindre(situee.seances, "insee_dep", territoire)
     participations = restreindre(situee.participations, "departement", territoire)
     par_commune = participations.groupby("code_commune_origine")["nombre"].sum()
-    colonnes = ["insee_com", "nom_com", "nom_epci", "nom_ept", "n_qpv_2024", "population", "geometry"]
-    communes = communes[colonnes].copy()
-    communes["participations"] = communes["insee_com"].map(par_commune).fillna(0).astype("int64")
-    population = pd.to_numeric(communes["population"], errors="coerce")
-    communes["taux"] = (communes["participations"] / population * POUR_HABITANTS).where(population > 0)
-    communes["centre"] = communes.geometry.representative_point().to_crs("EPSG:4326")
-    communes = _alleger(communes, couverture=True)
-    qpv = _alleger(_qpv_avec_seances(qpv, situee, referentiel, territoire), couverture=False)
-    intercos = communes.drop(columns="centre").assign(
-        interco=communes["nom_ept"].where(communes["nom_ept"] != "", communes["nom_epci"])
+    communes = communes.assign(
+        participations=communes["insee_com"].map(par_commune).fillna(0).astype("int64"),
+        population=pd.to_numeric(communes["population"], errors="coerce"),
     )
-    intercos = intercos.dissolve("interco", as_index=False)[["interco", "geometry"]]
-    intercos["geometry"] = intercos.geometry.boundary
+    niveau = _niveau_des_aplats(communes)
+    unites = _unites(communes, departements, referentiel, niveau)
+    unites["taux"] = (unites["participations"] / unites["population"] * POUR_HABITANTS).where(
+        unites["population"] > 0
+    )
+    unites["centre"] = unites.geometry.representative_point().to_crs("EPSG:4326")
+    unites = _alleger(unites, couverture=niveau == "commune")
+    qpv = _qpv_avec_seances(qpv, situee, referentiel, territoire)
+    qpv = _alleger(qpv, couverture=False) if len(qpv) <= SEUIL_QPV_PERIMETRES else _en_points(qpv)
+    if niveau == "commune":
+        intercos = communes.assign(
+            interco=communes["nom_ept"].where(communes["nom_ept"] != "", communes["nom_epci"])
+        ).dissolve("interco", as_index=False)[["interco", "geometry"]]
+        intercos = _alleger(intercos, couverture=True)
+        intercos["geometry"] = intercos.geometry.boundary
+    else:  # les aplats sont déjà des intercommunalités ou des départements
+        intercos = gpd.GeoDataFrame({"interco": []}, geometry=[], crs="EPSG:4326")
     departements = _alleger(departements[["insee_dep", "nom_dep", "geometry"]].copy(), couverture=True)
     departements["geometry"] = departements.geometry.boundary
     lieux = seances[seances["precision"] == "coordonnees"].to_crs("EPSG:4326")
-    return communes, qpv, intercos, departements, lieux
+    return _Couches(unites, niveau, qpv, intercos, departements, lieux)
+
+
+def _niveau_des_aplats(communes: pd.DataFrame) -> str:
+    """L'échelle des aplats : la commune tant qu'elles restent lisibles et légères, sinon plus large."""
+    if len(communes) <= SEUIL_COMMUNES_APLATS:
+        return "commune"
+    if communes["siren_epci"].nunique() <= SEUIL_EPCI_APLATS:
+        return "EPCI"
+    return "département"
+
+
+def _unites(communes, departements, referentiel, niveau: str) -> gpd.GeoDataFrame:
+    """Les aplats au niveau choisi : participations et population sommées sur les communes du
+    territoire (un EPCI à cheval compte ses seules communes du territoire)."""
+    colonnes = ["code", "nom", "participations", "population", "geometry"]
+    if niveau == "commune":
+        return communes.rename(columns={"insee_com": "code", "nom_com": "nom"})[colonnes].reset_index(
+            drop=True
+        )
+    cle, contours, colonne_nom = (
+        ("siren_epci", referentiel.epci, "nom_epci")
+        if niveau == "EPCI"
+        else ("insee_dep", departements, "nom_dep")
+    )
+    sommes = communes.groupby(cle)[["participations", "population"]].sum(min_count=1)
+    unites = contours[[cle, colonne_nom, "geometry"]].merge(sommes, left_on=cle, right_index=True)
+    unites["participations"] = unites["participations"].fillna(0).astype("int64")
+    return unites.rename(columns={cle: "code", colonne_nom: "nom"})[colonnes].reset_index(drop=True)
+
+
+def _en_points(qpv: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Les QPV réduits à un point intérieur (WGS84, 1e-5 degré) : à l'échelle nationale, les
+    périmètres ne se voient plus et pèseraient trop."""
+    points = qpv.assign(geometry=qpv.geometry.representative_point()).to_crs("EPSG:4326")
+    points["geometry"] = shapely.transform(points.geometry.array, lambda xy: np.round(xy, 5))
+    return points
 
 
 def _qpv_avec_seances(qpv: gpd.GeoDataFrame, situee, referentiel, territoire) -> gpd.GeoDataFrame:
@@ -203,6 +268,10 @@ def _classes(taux: pd.Series) -> list[tuple[float, float]]:
     positifs = taux[taux > 0].dropna().to_numpy(dtype=float)
     if len(positifs) == 0:
         return []
+    if len(positifs) > VALEURS_JENKS_MAX:
+        # Fisher-Jenks est quadratique (minutes pour des milliers de valeurs sans numba) : il
+        # est calculé sur des quantiles régulièrement espacés, ce qui reste déterministe.
+        positifs = np.quantile(positifs, np.linspace(0, 1, VALEURS_JENKS_MAX))
     minimum, maximum = _dixieme_bas(positifs.min()), _dixieme_haut(positifs.max())
     k = min(len(COULEURS_CLASSES), len(np.unique(positifs)))
     if k <= 1:
@@ -271,20 +340,20 @@ def _echapper(valeurs: pd.Series) -> pd.Series:
     return valeurs.fillna("").astype(str).map(html.escape)
 
 
-def _couche_communes(communes, classes) -> folium.GeoJson:
+def _couche_aplats(unites, niveau: str, classes) -> folium.GeoJson:
     donnees = _geojson(
-        communes,
+        unites,
         {
-            "nom": _echapper(communes["nom_com"] + " (" + communes["insee_com"] + ")"),
-            "participations": communes["participations"].map(format_nombre),
-            "population": communes["population"].map(format_nombre),
-            "taux": communes["taux"].map(lambda t: format_nombre(t, 1)),
-            "couleur": communes["taux"].map(lambda v: _couleur(v, classes)),
+            "nom": _echapper(unites["nom"] + " (" + unites["code"] + ")"),
+            "participations": unites["participations"].map(format_nombre),
+            "population": unites["population"].map(format_nombre),
+            "taux": unites["taux"].map(lambda t: format_nombre(t, 1)),
+            "couleur": unites["taux"].map(lambda v: _couleur(v, classes)),
         },
     )
     return folium.GeoJson(
         donnees,
-        name="Participations pour 10 000 habitants (commune d'origine)",
+        name=f"Participations pour 10 000 habitants ({niveau} d'origine)",
         style_function=lambda f: {
             "fillColor": f["properties"]["couleur"],
             "fillOpacity": 0.75,
@@ -293,15 +362,15 @@ def _couche_communes(communes, classes) -> folium.GeoJson:
         },
         tooltip=folium.GeoJsonTooltip(
             ["nom", "participations", "population", "taux"],
-            aliases=["Commune", "Participations", "Population municipale", "Pour 10 000 habitants"],
+            aliases=[niveau.capitalize(), "Participations", "Population municipale", "Pour 10 000 habitants"],
         ),
         smooth_factor=1.0,
     )
 
 
-def _couche_cercles(communes) -> folium.FeatureGroup:
-    groupe = folium.FeatureGroup(name="Participations par commune d'origine (cercles)")
-    atteintes = communes[communes["participations"] > 0].sort_values("participations", ascending=False)
+def _couche_cercles(unites, niveau: str) -> folium.FeatureGroup:
+    groupe = folium.FeatureGroup(name=f"Participations par {niveau} d'origine (cercles)")
+    atteintes = unites[unites["participations"] > 0].sort_values("participations", ascending=False)
     for ligne, rayon in zip(atteintes.itertuples(), _rayons(atteintes["participations"]), strict=True):
         folium.CircleMarker(
             [round(ligne.centre.y, 5), round(ligne.centre.x, 5)],
@@ -311,7 +380,7 @@ def _couche_cercles(communes) -> folium.FeatureGroup:
             fill=True,
             fill_color=COULEUR_CERCLES,
             fill_opacity=0.6,
-            tooltip=f"{html.escape(str(ligne.nom_com))} : {format_nombre(ligne.participations)} participations",
+            tooltip=f"{html.escape(str(ligne.nom))} : {format_nombre(ligne.participations)} participations",
         ).add_to(groupe)
     return groupe
 
@@ -406,6 +475,9 @@ def _couche_qpv(qpv, lien_fiches: str | None = None) -> folium.GeoJson:
         popup=folium.GeoJsonPopup(["nom", "fiche"], aliases=["QPV", "Fiche"])
         if lien_fiches is not None
         else None,
+        # QPV réduits à des points (échelle nationale) : un petit cercle, pas l'épingle par défaut
+        # de Leaflet, dont l'image viendrait d'internet.
+        marker=folium.CircleMarker(radius=4) if (qpv.geom_type == "Point").all() and len(qpv) else None,
     )
 
 
@@ -491,7 +563,7 @@ class _Legende(MacroElement):
         {% macro html(this, kwargs) %}
         <div class="legende-carte" role="region" aria-label="Légende">
           <strong>Participations pour 10 000 habitants</strong>
-          <div class="note">par commune d'origine ; populations municipales {{ this.millesime }}</div>
+          <div class="note">par {{ this.niveau }} d'origine ; populations municipales {{ this.millesime }}</div>
           {% for couleur, texte in this.entrees %}
           <div><span class="case" style="background:{{ couleur }}"></span>{{ texte }}</div>
           {% endfor %}
@@ -523,15 +595,16 @@ class _Legende(MacroElement):
         {% endmacro %}
     """)
 
-    def __init__(self, classes, communes, seances, non_places: int, millesime_population: int):
+    def __init__(self, classes, couches: _Couches, non_places: int, millesime_population: int):
         super().__init__()
         self._name = "Legende"
         self.millesime = str(millesime_population or "")
-        self.entrees = _entrees_legende(classes, communes)
+        self.niveau = couches.niveau
+        self.entrees = _entrees_legende(classes, couches.unites)
         self.cercles = [
-            (round(2 * rayon, 1), format_nombre(valeur)) for valeur, rayon in _cercles_legende(communes)
+            (round(2 * rayon, 1), format_nombre(valeur)) for valeur, rayon in _cercles_legende(couches.unites)
         ]
-        presentes = set(seances["situation_qpv"])
+        presentes = set(couches.lieux["situation_qpv"])
         self.lieux = [(COULEURS_LIEUX[c], t) for c, t in LIBELLES_LIEUX.items() if c in presentes]
         self.non_places = (
             f"{format_nombre(non_places)} séance(s) sans coordonnées, comptée(s) à la commune, "
@@ -541,17 +614,17 @@ class _Legende(MacroElement):
         )
 
 
-def _entrees_legende(classes, communes) -> list[tuple[str, str]]:
+def _entrees_legende(classes, unites) -> list[tuple[str, str]]:
     entrees = [(COULEURS_CLASSES[i], _libelle_classe(i, d, f)) for i, (d, f) in enumerate(classes)]
     entrees.append((COULEUR_ZERO, "Aucune participation"))
-    if communes["taux"].isna().any():
+    if unites["taux"].isna().any():
         entrees.append((COULEUR_SANS_DONNEE, "Pas de donnée (population inconnue)"))
     return entrees
 
 
-def _cercles_legende(communes) -> list[tuple[int, float]]:
+def _cercles_legende(unites) -> list[tuple[int, float]]:
     """Trois cercles de référence (maximum, moitié, dixième), valeurs arrondies lisiblement."""
-    maximum = int(communes["participations"].max())
+    maximum = int(unites["participations"].max())
     if maximum <= 0:
         return []
     valeurs = sorted({_arrondi_lisible(maximum * f) for f in (1.0, 0.5, 0.1)} - {0}, reverse=True)
@@ -658,17 +731,19 @@ def carte_statique(situee: ActiviteSituee, referentiel: Referentiel, territoire:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Rectangle
 
-    communes, qpv, intercos, departements, seances = _couches(situee, referentiel, territoire)
-    classes = _classes(communes["taux"])
+    couches = _couches(situee, referentiel, territoire)
+    unites, seances = couches.unites, couches.lieux
+    classes = _classes(unites["taux"])
     figure = Figure(figsize=(10, 7.5), dpi=100)
     axe = figure.subplots()
-    communes.plot(
-        ax=axe, color=communes["taux"].map(lambda v: _couleur(v, classes)), edgecolor="#bbbbbb", linewidth=0.3
+    unites.plot(
+        ax=axe, color=unites["taux"].map(lambda v: _couleur(v, classes)), edgecolor="#bbbbbb", linewidth=0.3
     )
-    intercos.plot(ax=axe, color="#444444", linewidth=0.8, linestyle="--")
-    departements.plot(ax=axe, color="#111111", linewidth=1.5)
-    qpv.plot(ax=axe, facecolor=(0.85, 0.37, 0.01, 0.3), edgecolor=COULEUR_QPV, linewidth=1)
-    atteintes = communes[communes["participations"] > 0].sort_values("participations", ascending=False)
+    if len(couches.intercos):
+        couches.intercos.plot(ax=axe, color="#444444", linewidth=0.8, linestyle="--")
+    couches.departements.plot(ax=axe, color="#111111", linewidth=1.5)
+    couches.qpv.plot(ax=axe, facecolor=(0.85, 0.37, 0.01, 0.3), edgecolor=COULEUR_QPV, linewidth=1)
+    atteintes = unites[unites["participations"] > 0].sort_values("participations", ascending=False)
     # Rayon en points typographiques ; l'aire (markersize = rayon²) est proportionnelle au compte.
     echelle = 0.75
     if len(atteintes):
@@ -688,10 +763,10 @@ def carte_statique(situee: ActiviteSituee, referentiel: Referentiel, territoire:
             partie.plot(ax=axe, color=couleur, markersize=14, edgecolor="#222222", linewidth=0.5, zorder=5)
     poignees: list = [
         Rectangle((0, 0), 1, 1, facecolor=c, edgecolor="#999999")
-        for c, _ in _entrees_legende(classes, communes)
+        for c, _ in _entrees_legende(classes, unites)
     ]
-    libelles = [t for _, t in _entrees_legende(classes, communes)]
-    for valeur_cercle, rayon in _cercles_legende(communes):
+    libelles = [t for _, t in _entrees_legende(classes, unites)]
+    for valeur_cercle, rayon in _cercles_legende(unites):
         poignees.append(
             Line2D(
                 [],
@@ -716,7 +791,7 @@ def carte_statique(situee: ActiviteSituee, referentiel: Referentiel, territoire:
         loc="upper left",
         bbox_to_anchor=(1.0, 1.0),
         fontsize=7.5,
-        title="Participations pour 10 000 hab.\n(commune d'origine)",
+        title=f"Participations pour 10 000 hab.\n({couches.niveau} d'origine)",
         title_fontsize=8,
         frameon=False,
         labelspacing=1.1,

@@ -732,3 +732,17 @@ def test_carte_agregee_par_epci_et_qpv_en_points(brut, monkeypatch):
         brut["qpv"]
     )
     assert "L.circleMarker" in page and "Limites EPCI / EPT" not in page
+
+
+def test_lieux_regroupes_par_unite_au_dela_du_seuil(brut, monkeypatch):
+    """Trop de lieux : un marqueur par unité des aplats, qui compte toutes ses séances placées."""
+    from observatoire import cartes
+
+    monkeypatch.setattr(cartes, "SEUIL_LIEUX", 5)
+    _, situee, referentiel = _produit(DEMO, 2023, False)
+    page = cartes.html_carte(cartes.carte_activite(situee, referentiel, "95"))
+    comptes = [int(n) for n in re.findall(r"\((?:commune)\)<br>(\d+) séance\(s\)", page)]
+    placees = situee.seances[
+        (situee.seances["precision"] == "coordonnees") & (situee.seances["insee_dep"] == "95")
+    ]
+    assert sum(comptes) == len(placees) and len(comptes) == placees["code_commune"].nunique()

@@ -59,6 +59,7 @@ SEUIL_COMMUNES_APLATS = 1_500
 SEUIL_EPCI_APLATS = 400
 SEUIL_QPV_PERIMETRES = 400
 VALEURS_JENKS_MAX = 1_000
+SEUIL_LIEUX = 3_000  # au-delà, les lieux sont regroupés par unité des aplats (commune, EPCI…)
 COULEUR_QPV = "#d95f02"
 COULEURS_LIEUX = {"dans_qpv": "#d95f02", "proximite_qpv": "#7570b3", "hors_qpv": "#1b9e77"}
 LIBELLES_LIEUX = {
@@ -67,6 +68,9 @@ LIBELLES_LIEUX = {
     "hors_qpv": "Séance hors QPV",
 }
 TOLERANCE_M = 40.0
+# Simplification des contours selon l'échelle des aplats : un département dessiné à 40 m près
+# pèserait autant que toutes ses communes.
+TOLERANCES_M = {"commune": TOLERANCE_M, "EPCI": 250.0, "département": 2_000.0}
 
 
 class CarteAutonome(folium.Map):
@@ -137,7 +141,7 @@ def carte_activite(
     _couche_limites(couches.departements, "Contour départemental", "#111111", 3, None).add_to(carte)
     _couche_qpv(couches.qpv, lien_fiches).add_to(carte)
     _couche_cercles(couches.unites, couches.niveau).add_to(carte)
-    carte.add_child(_LieuxRegroupes(couches.lieux))
+    carte.add_child(_LieuxRegroupes(couches.lieux, couches.unites, couches.niveau))
     if territoire == SYNTHESE:
         _couche_origines(origines_hors_territoire(situee, referentiel)).add_to(carte)
     folium.LayerControl(collapsed=False).add_to(carte)
@@ -187,7 +191,7 @@ def _couches(situee, referentiel, territoire) -> _Couches:
         unites["population"] > 0
     )
     unites["centre"] = unites.geometry.representative_point().to_crs("EPSG:4326")
-    unites = _alleger(unites, couverture=niveau == "commune")
+    unites = _alleger(unites, couverture=niveau == "commune", tolerance_m=TOLERANCES_M[niveau])
     qpv = _qpv_avec_seances(qpv, situee, referentiel, territoire)
     qpv = _alleger(qpv, couverture=False) if len(qpv) <= SEUIL_QPV_PERIMETRES else _en_points(qpv)
     if niveau == "commune":
@@ -198,7 +202,11 @@ def _couches(situee, referentiel, territoire) -> _Couches:
         intercos["geometry"] = intercos.geometry.boundary
     else:  # les aplats sont déjà des intercommunalités ou des départements
         intercos = gpd.GeoDataFrame({"interco": []}, geometry=[], crs="EPSG:4326")
-    departements = _alleger(departements[["insee_dep", "nom_dep", "geometry"]].copy(), couverture=True)
+    departements = _alleger(
+        departements[["insee_dep", "nom_dep", "geometry"]].copy(),
+        couverture=True,
+        tolerance_m=TOLERANCES_M[niveau],
+    )
     departements["geometry"] = departements.geometry.boundary
     lieux = seances[seances["precision"] == "coordonnees"].to_crs("EPSG:4326")
     return _Couches(unites, niveau, qpv, intercos, departements, lieux)
@@ -246,13 +254,13 @@ def _qpv_avec_seances(qpv: gpd.GeoDataFrame, situee, referentiel, territoire) ->
     return qpv.join(comptes[["seances_dedans", "seances_proximite", "atteinte"]], on="code_qp")
 
 
-def _alleger(table: gpd.GeoDataFrame, couverture: bool) -> gpd.GeoDataFrame:
+def _alleger(table: gpd.GeoDataFrame, couverture: bool, tolerance_m: float = TOLERANCE_M) -> gpd.GeoDataFrame:
     """Simplifie en mètres (EPSG:2154), passe en WGS84 et arrondit à 1e-5 degré."""
     geometries = np.asarray(table.geometry.array)
     if couverture and hasattr(shapely, "coverage_simplify"):
-        geometries = shapely.coverage_simplify(geometries, TOLERANCE_M)
+        geometries = shapely.coverage_simplify(geometries, tolerance_m)
     else:
-        geometries = shapely.simplify(geometries, TOLERANCE_M / 4, preserve_topology=True)
+        geometries = shapely.simplify(geometries, tolerance_m / 4, preserve_topology=True)
     allegee = gpd.GeoDataFrame(table.drop(columns="geometry"), geometry=geometries, crs=table.crs)
     allegee = allegee.to_crs("EPSG:4326")
     allegee["geometry"] = shapely.transform(allegee.geometry.array, lambda xy: np.round(xy, 5))
@@ -520,10 +528,57 @@ class _LieuxRegroupes(folium.map.Layer):
         {% endmacro %}
     """)
 
-    def __init__(self, seances: gpd.GeoDataFrame):
+    def __init__(self, seances: gpd.GeoDataFrame, unites: gpd.GeoDataFrame, niveau: str):
+        lieux = (
+            _lieux(seances)
+            if _nombre_de_lieux(seances) <= SEUIL_LIEUX
+            else _lieux_par_unite(seances, unites, niveau)
+        )
         super().__init__(name="Lieux des séances", overlay=True, control=True, show=True)
         self._name = "LieuxSeances"
-        self.donnees = json.dumps(_lieux(seances), ensure_ascii=False).replace("</", "<\\/")
+        self.donnees = json.dumps(lieux, ensure_ascii=False).replace("</", "<\\/")
+
+
+def _nombre_de_lieux(seances: gpd.GeoDataFrame) -> int:
+    return len(set(zip(seances.geometry.x.round(5), seances.geometry.y.round(5), strict=True)))
+
+
+SITUATIONS_COURTES = {
+    "dans_qpv": "dans un QPV",
+    "proximite_qpv": "à proximité d'un QPV",
+    "hors_qpv": "hors QPV",
+}
+_CLE_DES_UNITES = {"commune": "code_commune", "EPCI": "siren_epci", "département": "insee_dep"}
+
+
+def _lieux_par_unite(seances: gpd.GeoDataFrame, unites: gpd.GeoDataFrame, niveau: str) -> list[dict]:
+    """Trop de lieux pour une carte : un marqueur par unité des aplats, au point de l'unité, qui
+    compte ses séances par situation (sa couleur : la meilleure situation atteinte)."""
+    centres = unites.set_index("code")
+    noms = centres["nom"]
+    comptes = pd.crosstab(seances[_CLE_DES_UNITES[niveau]], seances["situation_qpv"])
+    participants = seances.groupby(_CLE_DES_UNITES[niveau])["participants"].sum()
+    lieux = []
+    for code, ligne in comptes.iterrows():
+        if code not in centres.index:
+            continue
+        meilleure = next((s for s in COULEURS_LIEUX if ligne.get(s, 0) > 0), "")
+        detail = ", ".join(
+            f"{format_nombre(ligne[s])} {LIBELLES_LIEUX[s].lower()}"
+            for s in COULEURS_LIEUX
+            if ligne.get(s, 0) > 0
+        )
+        lieux.append(
+            {
+                "lat": round(centres.at[code, "centre"].y, 5),
+                "lon": round(centres.at[code, "centre"].x, 5),
+                "couleur": COULEURS_LIEUX.get(meilleure, "#999999"),
+                "html": f"<strong>{html.escape(str(noms[code]))}</strong> ({html.escape(niveau)})"
+                f"<br>{format_nombre(int(ligne.sum()))} séance(s), {format_nombre(participants[code])} participations"
+                f"<br>{html.escape(detail)}",
+            }
+        )
+    return lieux
 
 
 def _lieux(seances: gpd.GeoDataFrame) -> list[dict]:

@@ -352,7 +352,10 @@ def _produire_territoire(
             log_output=False,
             kernel_name=_noyau(),
             language="python",
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            # CRITICAL : un noyau arrêté sous charge journalise « KeyboardInterrupt caught in
+            # kernel » en ERROR, sans rapport avec le notebook ; les erreurs de cellule, elles,
+            # remontent par papermill.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
         normaliser_notebook(dossier / "rapport.ipynb", _remplacements(valeurs, parametres))
         exporter_html(dossier / "rapport.ipynb", dossier / "rapport.html")

@@ -7,11 +7,15 @@ import subprocess
 import sys
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely import Point, box
 
 from observatoire import ErreurParametre, preparer_rapport
-from observatoire.fiches import FicheQPV
+from observatoire.fiches import FicheQPV, _indices_des_plus_proches
 
 from .conftest import DEMO, RACINE
 
@@ -50,6 +54,29 @@ def test_seances_de_la_fiche_recalculees(rapport, code_qp):
     assert re.search(
         rf'<span class="valeur">{dedans}</span><span class="libelle">séances dans le quartier', page
     )
+    # Les 5 lieux les plus proches : un lieu par point au mètre près, distance de son premier point.
+    cle = points.geometry.x.round(0).astype(str) + ";" + points.geometry.y.round(0).astype(str)
+    premiers = points.assign(cle=cle, distance=distances.round(0)).drop_duplicates("cle")
+    attendues = sorted(premiers["distance"].astype(int))[:5]
+    lignes = re.findall(r"<tr><td>.*?</tr>", str(fiche.lieux_proches()))
+    montrees = [int(re.sub(r"\D", "", re.findall(r"<td>(.*?)</td>", ligne)[2])) for ligne in lignes]
+    assert montrees == attendues
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(-50_000, 50_000), st.integers(-50_000, 50_000)), min_size=1, max_size=40),
+    st.integers(1, 8),
+)
+def test_plus_proches_par_index_spatial_comme_par_force_brute(coordonnees, nombre):
+    """Le rayon qui double trouve toujours les plus proches, égalités au mètre comprises."""
+    points = gpd.GeoSeries([Point(x, y) for x, y in coordonnees], crs=2154)
+    forme = box(0, 0, 500, 300)
+    candidats = _indices_des_plus_proches(points.sindex, forme, nombre)
+    distances = points.distance(forme).round(0)
+    seuil = distances.nsmallest(min(nombre, len(points))).max()
+    assert set(np.flatnonzero(distances <= seuil)) <= set(candidats)
+    assert list(candidats) == sorted(candidats)
 
 
 def test_qpv_inconnu(rapport):

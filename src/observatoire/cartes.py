@@ -16,7 +16,6 @@ import base64
 import html
 import json
 import re
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -277,25 +276,59 @@ def _classes(taux: pd.Series) -> list[tuple[float, float]]:
     if len(positifs) == 0:
         return []
     if len(positifs) > VALEURS_JENKS_MAX:
-        # Fisher-Jenks est quadratique (minutes pour des milliers de valeurs sans numba) : il
-        # est calculé sur des quantiles régulièrement espacés, ce qui reste déterministe.
+        # Fisher-Jenks est quadratique : au-delà, il est calculé sur des quantiles régulièrement
+        # espacés, ce qui reste déterministe.
         positifs = np.quantile(positifs, np.linspace(0, 1, VALEURS_JENKS_MAX))
     minimum, maximum = _dixieme_bas(positifs.min()), _dixieme_haut(positifs.max())
     k = min(len(COULEURS_CLASSES), len(np.unique(positifs)))
     if k <= 1:
         return [(minimum, maximum)]
-    import mapclassify  # import coûteux (scipy) : seulement quand une carte est dessinée
-
-    with warnings.catch_warnings():
-        # Sans numba, mapclassify prévient qu'il calcule en Python pur : quelques centaines de
-        # communes au plus, c'est instantané.
-        warnings.simplefilter("ignore", UserWarning)
-        bornes = sorted({_dixieme_haut(b) for b in mapclassify.FisherJenks(positifs, k=k).bins})
+    bornes = sorted({_dixieme_haut(b) for b in _fisher_jenks(positifs, k)})
     classes, debut = [], minimum
     for fin in bornes:
         classes.append((debut, fin))
         debut = fin
     return classes
+
+
+def _fisher_jenks(valeurs: np.ndarray, k: int) -> np.ndarray:
+    """Bornes hautes des ``k`` classes de Fisher-Jenks (seuils naturels optimaux).
+
+    Même calcul, en float32 comme lui, que ``mapclassify.FisherJenks`` (un test compare les deux
+    sur des milliers de séries), mais vectorisé par ligne de la programmation dynamique : 0,06 s
+    au lieu de 1,7 s pour 1 000 valeurs, et sans importer scipy (2 s par noyau).
+    """
+    x = np.sort(np.asarray(valeurs, dtype="f8"))
+    n = len(x)
+    x32 = x.astype(np.float32)
+    debut_optimal = np.zeros((n + 1, k + 1), dtype=np.int64)  # 1 + début de la dernière classe
+    cout = np.zeros((n + 1, k + 1), dtype=np.float32)  # somme des variances intra-classes
+    debut_optimal[1, 1:] = 1
+    cout[2:, 1:] = np.inf
+    for fin in range(2, n + 1):
+        # variance[m - 1] : somme des carrés des écarts de x[fin - m : fin] (m valeurs), cumulées
+        # de la droite vers la gauche comme dans la boucle de mapclassify.
+        inverses = x32[fin - 1 :: -1]
+        sommes = np.cumsum(inverses, dtype=np.float32)
+        carres = np.cumsum(inverses * inverses, dtype=np.float32)
+        variance = carres - (sommes * sommes) / np.arange(1, fin + 1, dtype=np.float32)
+        for classe in range(2, k + 1):
+            candidats = variance[: fin - 1] + cout[fin - 1 : 0 : -1, classe - 1]
+            meilleur = candidats.min()
+            # À égalité, le plus long dernier segment (le dernier candidat vu par mapclassify).
+            m = fin - 1 - int(np.argmin(candidats[::-1] != meilleur))
+            debut_optimal[fin, classe] = fin - m + 1
+            cout[fin, classe] = meilleur
+        debut_optimal[fin, 1] = 1
+        cout[fin, 1] = variance[-1]
+    bornes = np.empty(k)
+    bornes[k - 1] = x[-1]
+    fin = n
+    for classe in range(k, 1, -1):
+        pivot = int(debut_optimal[fin, classe])
+        bornes[classe - 2] = x[pivot - 2]
+        fin = pivot - 1
+    return bornes
 
 
 def _dixieme_haut(valeur: float) -> float:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from .commun import ecrire_atomique
 from .erreurs import ErreurParametre
@@ -53,6 +54,17 @@ class FicheQPV:
     def __init__(
         self, situee: ActiviteSituee, referentiel: Referentiel, code_qp: str, leaflet_partage: bool = False
     ):
+        self._initialiser(_Alentours(situee, referentiel), code_qp, leaflet_partage)
+
+    @classmethod
+    def _du_lot(cls, alentours: _Alentours, code_qp: str) -> FicheQPV:
+        """Une fiche écrite par lot : les calculs communs à toutes les fiches sont faits une fois."""
+        fiche = cls.__new__(cls)
+        fiche._initialiser(alentours, code_qp, leaflet_partage=True)
+        return fiche
+
+    def _initialiser(self, alentours: _Alentours, code_qp: str, leaflet_partage: bool) -> None:
+        situee, referentiel = alentours.situee, alentours.referentiel
         qpv = referentiel.qpv
         trouve = qpv[qpv["code_qp"] == str(code_qp).strip().upper()]
         if trouve.empty:
@@ -60,7 +72,7 @@ class FicheQPV:
                 f"QPV inconnu du référentiel : {code_qp!r}. Un code QPV 2024 s'écrit QN + département + "
                 "numéro, par exemple QN09531M."
             )
-        self.situee, self.referentiel = situee, referentiel
+        self.situee, self.referentiel, self._alentours = situee, referentiel, alentours
         self.qpv = trouve.iloc[0]
         self.code = str(self.qpv["code_qp"])
         self.departement = str(self.qpv["insee_dep"])
@@ -95,7 +107,7 @@ class FicheQPV:
                 f"séances à moins de {format_nombre(self.situee.distance_proximite_m)} m",
             ),
             (
-                format_nombre(self._participations_communes()["nombre"].sum()),
+                format_nombre(self._participations_par_public().sum()),
                 "participations venues de sa ou ses communes",
             ),
             (f"{rang} / {total}", "rang parmi les QPV du département (séances dedans et à proximité)"),
@@ -148,11 +160,11 @@ class FicheQPV:
         """Participations venues de la ou des communes du QPV, par public."""
         from .rapport import Section
 
-        participations = self._participations_communes()
-        total = participations["nombre"].sum()
+        par_public = self._participations_par_public()
+        total = par_public.sum()
         if not total:
             return Section("<p>Aucune participation venue de la ou des communes du quartier.</p>")
-        par_public = participations.groupby("public")["nombre"].sum().sort_values(ascending=False)
+        par_public = par_public.sort_values(ascending=False)
         tableau = pd.DataFrame(
             {
                 "Public": [libelle("public", p) for p in par_public.index],
@@ -238,48 +250,32 @@ class FicheQPV:
 
     # ---------------------------------------------------------------- calculs
     def _annee(self) -> str:
-        dates = self.situee.seances["date"].dropna()
-        return str(int(dates.dt.year.mode().iloc[0])) if len(dates) else ""
+        return self._alentours.annee
 
-    def _participations_communes(self) -> pd.DataFrame:
-        participations = self.situee.participations
-        return participations[participations["code_commune_origine"].isin(self.communes)]
+    def _participations_par_public(self) -> pd.Series:
+        """Participations venues de la ou des communes du QPV, sommées par public (ordre alphabétique)."""
+        par_commune = self._alentours.participations_des_communes_des_qpv(self.departement)
+        retenues = par_commune[par_commune.index.get_level_values(0).isin(self.communes)]
+        return retenues.groupby(level=1).sum()
 
-    @cached_property
+    @property
     def _classement(self) -> pd.DataFrame:
-        """Les QPV du département classés (calculé une fois par fiche, lu par deux sections)."""
-        table = couverture_qpv(self.situee, self.referentiel, self.departement)
-        table = table.assign(total=table["seances_dedans"] + table["seances_proximite"])
-        table = table.sort_values(
-            ["seances_dedans", "total", "lib_qp"], ascending=[False, False, True], kind="stable"
-        )
-        table["rang"] = np.arange(1, len(table) + 1)
-        return table.reset_index(drop=True)
+        return self._alentours.classement(self.departement)
 
     def _rang(self) -> tuple[int, int]:
         table = self._classement
         return int(table.loc[table["code_qp"] == self.code, "rang"].iloc[0]), len(table)
 
     def _lieux_proches(self) -> pd.DataFrame:
-        seances = self.situee.seances
-        placees = seances[seances["precision"] == "coordonnees"]
-        if placees.empty:
+        lieux = self._alentours.lieux
+        if lieux.empty:
             return pd.DataFrame(columns=["nom", "nom_com", "distance", "seances", "geometry"])
         forme = self.qpv.geometry
-        cle = placees.geometry.x.round(0).astype(str) + ";" + placees.geometry.y.round(0).astype(str)
-        lieux = (
-            placees.assign(cle=cle, nom=placees["lieu"].where(placees["lieu"] != "", placees["nom_com"]))
-            .groupby("cle")
-            .agg(
-                nom=("nom", "first"),
-                nom_com=("nom_com", "first"),
-                seances=("id_seance", "size"),
-                geometry=("geometry", "first"),
-            )
-        )
-        lieux["distance"] = [round(forme.distance(g)) for g in lieux["geometry"]]
+        candidats = _indices_des_plus_proches(lieux.sindex, forme, LIEUX_PROCHES)
+        retenus = lieux.iloc[candidats]
+        retenus = retenus.assign(distance=[round(forme.distance(g)) for g in retenus["geometry"]])
         return (
-            lieux.sort_values(["distance", "nom"], kind="stable").head(LIEUX_PROCHES).reset_index(drop=True)
+            retenus.sort_values(["distance", "nom"], kind="stable").head(LIEUX_PROCHES).reset_index(drop=True)
         )
 
     def page_carte(self) -> str:
@@ -290,7 +286,9 @@ class FicheQPV:
 
         qpv = self.referentiel.qpv
         forme = self.qpv.geometry
-        voisins = qpv[(qpv.distance(forme) <= RAYON_VOISINAGE_M) & (qpv["code_qp"] != self.code)]
+        proches_qpv = np.sort(qpv.sindex.query(forme, predicate="dwithin", distance=RAYON_VOISINAGE_M))
+        voisins = qpv.iloc[proches_qpv]
+        voisins = voisins[voisins["code_qp"] != self.code]
         vers = "EPSG:4326"
         carte = echelle_metrique(
             CarteAutonome(location=None, tiles=None, control_scale=False, prefer_canvas=True)
@@ -324,9 +322,9 @@ class FicheQPV:
                 },
                 tooltip=folium.GeoJsonTooltip(["lib_qp", "code_qp"], aliases=["QPV", "Code"]),
             ).add_to(carte)
-        seances = self.situee.seances
-        placees = seances[(seances["precision"] == "coordonnees")]
-        alentour = placees[placees.distance(forme) <= RAYON_VOISINAGE_M].to_crs(vers)
+        placees = self._alentours.placees
+        autour = np.sort(placees.sindex.query(forme, predicate="dwithin", distance=RAYON_VOISINAGE_M))
+        alentour = placees.iloc[autour].to_crs(vers)
         proches = set(self.seances["id_seance"])
         groupe = folium.FeatureGroup(name="Lieux des séances")
         # Un marqueur par lieu (pas par séance) : la fiche ne grossit pas avec le nombre de séances.
@@ -388,10 +386,11 @@ def ecrire_fiches(
     dossier = Path(dossier)
     ecrites = []
     lignes = []
+    alentours = _Alentours(situee, referentiel)
     for departement in departements:
         couverture = couverture_qpv(situee, referentiel, departement)
         for ligne in couverture.itertuples():
-            fiche = FicheQPV(situee, referentiel, ligne.code_qp, leaflet_partage=True)
+            fiche = FicheQPV._du_lot(alentours, ligne.code_qp)
             ecrites.append(ecrire_atomique(dossier / f"{ligne.code_qp}.html", fiche.page().encode("utf-8")))
             ecrire_atomique(dossier / f"{ligne.code_qp}.carte.html", fiche.page_carte().encode("utf-8"))
             lignes.append(
@@ -416,3 +415,92 @@ def ecrire_fiches(
     ecrire_atomique(dossier / "leaflet.css", css.encode("utf-8"))
     ecrire_atomique(dossier / "leaflet.js", js.encode("utf-8"))
     return ecrites
+
+
+class _Alentours:
+    """Ce que toutes les fiches d'une activité partagent, calculé une fois (à la demande) : année,
+    participations par commune d'origine et public, lieux des séances et leurs index spatiaux,
+    classement des QPV de chaque département."""
+
+    def __init__(self, situee: ActiviteSituee, referentiel: Referentiel):
+        self.situee, self.referentiel = situee, referentiel
+        self._classements: dict[str, pd.DataFrame] = {}
+        self._participations: dict[str, pd.Series] = {}
+
+    @cached_property
+    def annee(self) -> str:
+        dates = self.situee.seances["date"].dropna()
+        return str(int(dates.dt.year.mode().iloc[0])) if len(dates) else ""
+
+    @cached_property
+    def participations_par_commune_et_public(self) -> pd.Series:
+        return self.situee.participations.groupby(["code_commune_origine", "public"])["nombre"].sum()
+
+    def participations_des_communes_des_qpv(self, departement: str) -> pd.Series:
+        """Participations par commune d'origine et public, pour les seules communes des QPV du
+        département (les fiches les lisent une par une : une petite table suffit)."""
+        if departement not in self._participations:
+            qpv = self.referentiel.qpv
+            hotes = qpv.loc[qpv["insee_dep"] == departement, "insee_com"].astype(str).str.split(",")
+            communes = {c.strip() for liste in hotes for c in liste if c.strip()}
+            toutes = self.participations_par_commune_et_public
+            self._participations[departement] = toutes[toutes.index.get_level_values(0).isin(communes)]
+        return self._participations[departement]
+
+    @cached_property
+    def placees(self):
+        """Séances placées par leurs coordonnées (EPSG:2154), dans l'ordre de la table."""
+        seances = self.situee.seances
+        return seances[seances["precision"] == "coordonnees"]
+
+    @cached_property
+    def lieux(self):
+        """Un lieu par point (au mètre près) : premier nom, commune, nombre de séances."""
+        import geopandas as gpd
+
+        placees = self.placees
+        if placees.empty:
+            return gpd.GeoDataFrame({"nom": [], "nom_com": [], "seances": []}, geometry=[], crs=placees.crs)
+        cle = placees.geometry.x.round(0).astype(str) + ";" + placees.geometry.y.round(0).astype(str)
+        lieux = (
+            placees.assign(cle=cle, nom=placees["lieu"].where(placees["lieu"] != "", placees["nom_com"]))
+            .groupby("cle")
+            .agg(
+                nom=("nom", "first"),
+                nom_com=("nom_com", "first"),
+                seances=("id_seance", "size"),
+                geometry=("geometry", "first"),
+            )
+        )
+        return gpd.GeoDataFrame(lieux, geometry="geometry", crs=placees.crs)
+
+    def classement(self, departement: str) -> pd.DataFrame:
+        """Les QPV du département classés par séances dedans, puis dedans et à proximité, puis nom."""
+        if departement not in self._classements:
+            table = couverture_qpv(self.situee, self.referentiel, departement)
+            table = table.assign(total=table["seances_dedans"] + table["seances_proximite"])
+            table = table.sort_values(
+                ["seances_dedans", "total", "lib_qp"], ascending=[False, False, True], kind="stable"
+            )
+            table["rang"] = np.arange(1, len(table) + 1)
+            self._classements[departement] = table.reset_index(drop=True)
+        return self._classements[departement]
+
+
+def _indices_des_plus_proches(
+    index_spatial, forme, nombre: int, rayon_m: float = RAYON_VOISINAGE_M
+) -> np.ndarray:
+    """Positions (croissantes) d'un sur-ensemble des ``nombre`` géométries les plus proches de ``forme``.
+
+    Le rayon double jusqu'à ce que ``nombre`` géométries soient à moins de ``rayon`` ; la marge
+    d'un mètre garde aussi celles qui, arrondies au mètre, sont à égalité avec la dernière retenue.
+    """
+    total = len(index_spatial.geometries)
+    while True:
+        candidats = np.sort(index_spatial.query(forme, predicate="dwithin", distance=rayon_m + 1))
+        if len(candidats) == total:
+            return candidats
+        distances = shapely.distance(index_spatial.geometries.take(candidats), forme)
+        if (distances <= rayon_m).sum() >= nombre:
+            return candidats
+        rayon_m *= 2

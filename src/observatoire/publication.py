@@ -30,7 +30,6 @@ PAQUETS = (
     "pyproj",
     "folium",
     "matplotlib",
-    "mapclassify",
     "pandera",
     "papermill",
     "nbconvert",

@@ -657,7 +657,14 @@ def test_jeu_aleatoire_chaque_indicateur_recalcule(graine, brut, tmp_path):
 
 # --------------------------------------------------------------------------- la carte
 def _proprietes(page: str) -> list[dict]:
-    return [json.loads(m) for m in re.findall(r'"properties": (\{[^{}]*\})', page)]
+    return [json.loads(m) for m in re.findall(r'"properties":\s*(\{[^{}]*\})', page)]
+
+
+def _en_clair(page: str) -> str:
+    """Le texte des données de la carte, tel que le navigateur le lit (JSON échappé pour <script>)."""
+    for code, caractere in (("003c", "<"), ("003e", ">"), ("0026", "&"), ("0027", "'")):
+        page = page.replace(f"\\u{code}", caractere)
+    return page
 
 
 @pytest.mark.parametrize("territoire", ["92", "synthese"])
@@ -690,7 +697,7 @@ def test_carte_infobulles_et_valeurs_recalculees(territoire, brut):
     # Fenêtres des lieux : une par lieu, avec ses séances et leurs participations.
     totaux = sorted(
         (int(n), int(p.replace("\u202f", "")))
-        for n, p in re.findall(r"<br>(\d+) séance\(s\), ([\d\u202f]+) participations", page)
+        for n, p in re.findall(r"<br>(\d+) séance\(s\), ([\d\u202f]+) participations", _en_clair(page))
     )
     t = _lire(DEMO / "2023")
     seances = t["seances"]
@@ -741,7 +748,7 @@ def test_lieux_regroupes_par_unite_au_dela_du_seuil(brut, monkeypatch):
     monkeypatch.setattr(cartes, "SEUIL_LIEUX", 5)
     _, situee, referentiel = _produit(DEMO, 2023, False)
     page = cartes.html_carte(cartes.carte_activite(situee, referentiel, "95"))
-    comptes = [int(n) for n in re.findall(r"\((?:commune)\)<br>(\d+) séance\(s\)", page)]
+    comptes = [int(n) for n in re.findall(r"\((?:commune)\)<br>(\d+) séance\(s\)", _en_clair(page))]
     placees = situee.seances[
         (situee.seances["precision"] == "coordonnees") & (situee.seances["insee_dep"] == "95")
     ]

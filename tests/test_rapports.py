@@ -228,3 +228,28 @@ def test_papermill_direct_normalise_le_code(tmp_path, valeur):
     assert resultat.returncode == 0, resultat.stderr[-2000:]
     attendu = r"Val-d(&#x27;|&#39;|')Oise \(95\)</h1>" if valeur == "095" else r"Hauts-de-Seine \(92\)</h1>"
     assert re.search(attendu, sortie.read_text(encoding="utf-8"))
+
+
+def test_ensemble_d_un_departement_donne_les_memes_chiffres_que_l_ensemble_entier(tmp_path):
+    """Chaque notebook de département reçoit une activité réduite : rien ne doit changer."""
+    from observatoire import Parametres
+    from observatoire.rapport import ecrire_ensemble, preparer_ensemble, preparer_rapport
+
+    ensemble = preparer_ensemble(Parametres(annee=2023, donnees=DEMO))
+    fichiers = ecrire_ensemble(ensemble, tmp_path, ["78", "92", "95", "synthese"])
+    total = len(ensemble["situee"].participations)
+    for departement in ("78", "92", "95"):
+        reduit = preparer_rapport(departement, ensemble=fichiers[departement])
+        entier = preparer_rapport(departement, ensemble=fichiers["synthese"])
+        assert 0 < len(reduit.situee.participations) < total  # la réduction n'est pas vide ni nulle
+        assert len(reduit.activite.participations) == len(reduit.situee.participations)
+        pd.testing.assert_frame_equal(reduit.indicateurs, entier.indicateurs)
+        for section in (
+            "chiffres_cles",
+            "carte",
+            "couverture",
+            "activite_detaillee",
+            "demandes",
+            "evolution",
+        ):
+            assert str(getattr(reduit, section)()) == str(getattr(entier, section)()), (departement, section)

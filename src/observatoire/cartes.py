@@ -29,6 +29,7 @@ import xstatic.pkg.leaflet as xs_leaflet
 import xstatic.pkg.leaflet_markercluster as xs_cluster
 from branca.element import Element, MacroElement
 from jinja2 import Template
+from jinja2.utils import htmlsafe_json_dumps
 
 from .formats import format_nombre
 from .indicateurs import SYNTHESE, couverture_qpv, restreindre
@@ -70,6 +71,7 @@ TOLERANCE_M = 40.0
 # Simplification des contours selon l'échelle des aplats : un département dessiné à 40 m près
 # pèserait autant que toutes ses communes.
 TOLERANCES_M = {"commune": TOLERANCE_M, "EPCI": 250.0, "département": 2_000.0}
+DECIMALES_LIMITES = 4  # aplats et limites au dix-millième de degré ; périmètres des QPV au cent-millième
 
 
 class CarteAutonome(folium.Map):
@@ -190,14 +192,14 @@ def _couches(situee, referentiel, territoire) -> _Couches:
         unites["population"] > 0
     )
     unites["centre"] = unites.geometry.representative_point().to_crs("EPSG:4326")
-    unites = _alleger(unites, couverture=niveau == "commune", tolerance_m=TOLERANCES_M[niveau])
+    unites = _alleger(unites, niveau == "commune", TOLERANCES_M[niveau], DECIMALES_LIMITES)
     qpv = _qpv_avec_seances(qpv, situee, referentiel, territoire)
     qpv = _alleger(qpv, couverture=False) if len(qpv) <= SEUIL_QPV_PERIMETRES else _en_points(qpv)
     if niveau == "commune":
         intercos = communes.assign(
             interco=communes["nom_ept"].where(communes["nom_ept"] != "", communes["nom_epci"])
         ).dissolve("interco", as_index=False)[["interco", "geometry"]]
-        intercos = _alleger(intercos, couverture=True)
+        intercos = _alleger(intercos, True, TOLERANCE_M, DECIMALES_LIMITES)
         intercos["geometry"] = intercos.geometry.boundary
     else:  # les aplats sont déjà des intercommunalités ou des départements
         intercos = gpd.GeoDataFrame({"interco": []}, geometry=[], crs="EPSG:4326")
@@ -205,6 +207,7 @@ def _couches(situee, referentiel, territoire) -> _Couches:
         departements[["insee_dep", "nom_dep", "geometry"]].copy(),
         couverture=True,
         tolerance_m=TOLERANCES_M[niveau],
+        decimales=DECIMALES_LIMITES,
     )
     departements["geometry"] = departements.geometry.boundary
     lieux = seances[seances["precision"] == "coordonnees"].to_crs("EPSG:4326")
@@ -253,8 +256,11 @@ def _qpv_avec_seances(qpv: gpd.GeoDataFrame, situee, referentiel, territoire) ->
     return qpv.join(comptes[["seances_dedans", "seances_proximite", "atteinte"]], on="code_qp")
 
 
-def _alleger(table: gpd.GeoDataFrame, couverture: bool, tolerance_m: float = TOLERANCE_M) -> gpd.GeoDataFrame:
-    """Simplifie en mètres (EPSG:2154), passe en WGS84 et arrondit à 1e-5 degré."""
+def _alleger(
+    table: gpd.GeoDataFrame, couverture: bool, tolerance_m: float = TOLERANCE_M, decimales: int = 5
+) -> gpd.GeoDataFrame:
+    """Simplifie en mètres (EPSG:2154), passe en WGS84 et arrondit (1e-5 degré : environ 1 m ;
+    1e-4 : environ 10 m, bien en deçà de la simplification des aplats et des limites)."""
     geometries = np.asarray(table.geometry.array)
     if couverture and hasattr(shapely, "coverage_simplify"):
         geometries = shapely.coverage_simplify(geometries, tolerance_m)
@@ -262,7 +268,7 @@ def _alleger(table: gpd.GeoDataFrame, couverture: bool, tolerance_m: float = TOL
         geometries = shapely.simplify(geometries, tolerance_m / 4, preserve_topology=True)
     allegee = gpd.GeoDataFrame(table.drop(columns="geometry"), geometry=geometries, crs=table.crs)
     allegee = allegee.to_crs("EPSG:4326")
-    allegee["geometry"] = shapely.transform(allegee.geometry.array, lambda xy: np.round(xy, 5))
+    allegee["geometry"] = shapely.transform(allegee.geometry.array, lambda xy: np.round(xy, decimales))
     return allegee
 
 
@@ -427,7 +433,7 @@ class _Cercles(folium.map.Layer):
     def __init__(self, nom: str, cercles: list[dict], contour: str, remplissage: str, opacite: float):
         super().__init__(name=nom, overlay=True, control=True, show=True)
         self._name = "Cercles"
-        self.donnees = json.dumps(cercles, ensure_ascii=False).replace("</", "<\\/")
+        self.donnees = _json_compact(cercles)
         self.style = json.dumps(
             {"color": contour, "weight": 1, "fill": True, "fillColor": remplissage, "fillOpacity": opacite}
         )
@@ -569,7 +575,7 @@ class _LieuxRegroupes(folium.map.Layer):
         )
         super().__init__(name="Lieux des séances", overlay=True, control=True, show=True)
         self._name = "LieuxSeances"
-        self.donnees = json.dumps(lieux, ensure_ascii=False).replace("</", "<\\/")
+        self.donnees = _json_compact(lieux)
 
 
 def _nombre_de_lieux(seances: gpd.GeoDataFrame) -> int:
@@ -774,7 +780,28 @@ def html_carte(carte: folium.Map, titre: str = "Carte de l'activité du centre d
         f"{html.escape(titre)}</h1>",
         1,
     )
-    return _identifiants_stables(page)
+    return _identifiants_stables(_geojson_compact(page))
+
+
+def _json_compact(donnees) -> str:
+    """JSON sans espaces, sûr dans un ``<script>`` (``<``, ``>``, ``&``, ``'`` échappés)."""
+    return str(htmlsafe_json_dumps(donnees, separators=(",", ":"), sort_keys=True, ensure_ascii=False))
+
+
+def _geojson_compact(page: str) -> str:
+    """Réécrit sans espaces les données que folium passe à ``…_add({...})`` (GeoJSON des aplats,
+    limites, QPV) : même contenu, un dixième d'octets en moins. Chaque bloc est relu par le
+    décodeur JSON, jamais découpé par motif."""
+    decodeur = json.JSONDecoder()
+    morceaux, position = [], 0
+    for appel in re.finditer(r"_add\((?=\{)", page):
+        if appel.end() < position:
+            continue
+        donnees, fin = decodeur.raw_decode(page, appel.end())
+        morceaux += [page[position : appel.end()], _json_compact(donnees)]
+        position = fin
+    morceaux.append(page[position:])
+    return "".join(morceaux)
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import shapely
+from markupsafe import Markup
 
 from .commun import ecrire_atomique
 from .erreurs import ErreurParametre
@@ -87,10 +88,7 @@ class FicheQPV:
 
         communes = str(self.qpv.get("lib_com", "")).replace(",", ", ")
         return Section(
-            f"<h1>{html.escape(str(self.qpv['lib_qp']))} ({html.escape(self.code)})</h1>"
-            f'<p class="obs-sous-titre">Quartier prioritaire de la politique de la ville (QPV 2024) — '
-            f"{html.escape(communes)} ; département {html.escape(self.departement)}. Activité "
-            f"{self._annee()} du centre de ressources.</p>"
+            _morceau("titre", str(self.qpv["lib_qp"]), self.code, communes, self.departement, self._annee())
         )
 
     def chiffres_cles(self):
@@ -120,15 +118,17 @@ class FicheQPV:
 
         # Écrite en lot, la carte est un fichier à côté de la fiche (qui charge leaflet.js partagé) ;
         # affichée seule, elle est contenue dans la page.
-        source = (
-            f'src="{html.escape(self.code)}.carte.html"'
-            if self.leaflet_partage
-            else f'srcdoc="{html.escape(self.page_carte(), quote=True)}"'
-        )
         return Section(
-            '<iframe class="obs-carte-interactive" style="width:100%;min-width:320px;height:460px;'
-            'border:1px solid #d0d7de;border-radius:6px" '
-            f'title="Carte du quartier {html.escape(str(self.qpv["lib_qp"]))}" {source}></iframe>'
+            rendre(
+                "carte.html.j2",
+                titre=f"Carte du quartier {self.qpv['lib_qp']}",
+                source=f"{self.code}.carte.html" if self.leaflet_partage else None,
+                page="" if self.leaflet_partage else self.page_carte(),
+                largeur_min=320,
+                hauteur=460,
+                statique="",
+                liens=False,
+            )
         )
 
     def seances_du_quartier(self):
@@ -238,14 +238,7 @@ class FicheQPV:
             self.lieux_proches(),
             self.comparaison(),
         ]
-        corps = (
-            STYLE
-            + "".join(str(s) for s in sections)
-            + (
-                f'<p class="obs-note">Sources : {html.escape(self.referentiel.attribution)}. '
-                '<a href="index.html">Toutes les fiches</a></p>'
-            )
-        )
+        corps = STYLE + "".join(str(s) for s in sections) + _morceau("pied", self.referentiel.attribution)
         return rendre_page(f"Fiche QPV — {self.qpv['lib_qp']} ({self.code})", corps)
 
     # ---------------------------------------------------------------- calculs
@@ -394,20 +387,17 @@ def ecrire_fiches(
             ecrites.append(ecrire_atomique(dossier / f"{ligne.code_qp}.html", fiche.page().encode("utf-8")))
             ecrire_atomique(dossier / f"{ligne.code_qp}.carte.html", fiche.page_carte().encode("utf-8"))
             lignes.append(
-                f'<tr><td><a href="{html.escape(ligne.code_qp)}.html">{html.escape(str(ligne.lib_qp))}</a></td>'
-                f"<td>{html.escape(ligne.code_qp)}</td><td>{html.escape(str(ligne.lib_com).replace(',', ', '))}</td>"
-                f"<td>{format_nombre(ligne.seances_dedans)}</td><td>{format_nombre(ligne.seances_proximite)}</td></tr>"
+                [
+                    Markup('<a href="{}.html">{}</a>').format(ligne.code_qp, str(ligne.lib_qp)),
+                    ligne.code_qp,
+                    str(ligne.lib_com).replace(",", ", "),
+                    format_nombre(ligne.seances_dedans),
+                    format_nombre(ligne.seances_proximite),
+                ]
             )
-    corps = (
-        STYLE
-        + "<h1>Fiches des quartiers prioritaires</h1>"
-        + '<table class="donnees texte"><caption>Une fiche par QPV 2024</caption><thead><tr>'
-        + "".join(
-            f"<th scope='col'>{t}</th>"
-            for t in ("QPV", "Code", "Commune(s)", "Séances dedans", "Séances à proximité")
-        )
-        + f"</tr></thead><tbody>{''.join(lignes)}</tbody></table>"
-    )
+    colonnes = ["QPV", "Code", "Commune(s)", "Séances dedans", "Séances à proximité"]
+    tableau = tableau_html(pd.DataFrame(lignes, columns=colonnes), "Une fiche par QPV 2024", "donnees texte")
+    corps = STYLE + _morceau("index", Markup(tableau))
     ecrire_atomique(
         dossier / "index.html", rendre_page("Fiches des quartiers prioritaires", corps).encode("utf-8")
     )
@@ -485,6 +475,13 @@ class _Alentours:
             table["rang"] = np.arange(1, len(table) + 1)
             self._classements[departement] = table.reset_index(drop=True)
         return self._classements[departement]
+
+
+def _morceau(nom: str, *valeurs) -> str:
+    """Un morceau de fiche (macro de ``modeles/fiche.html.j2``, échappement automatique)."""
+    from .gabarits import macro
+
+    return str(macro("fiche.html.j2", nom)(*valeurs))
 
 
 def _indices_des_plus_proches(

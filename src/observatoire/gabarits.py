@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-__all__ = ["rendre", "rendre_page"]
+__all__ = ["macro", "rendre", "rendre_page"]
 
 
 @lru_cache(maxsize=1)
@@ -37,3 +37,8 @@ def rendre_page(titre: str, corps_html: str) -> str:
     from markupsafe import Markup
 
     return str(rendre("page.html.j2", titre=titre, corps=Markup(corps_html)))
+
+
+def macro(nom: str, macro: str):
+    """Une macro d'un gabarit (``modeles/<nom>``) : l'appeler rend un fragment échappé."""
+    return getattr(_environnement().get_template(nom).module, macro)

@@ -118,19 +118,35 @@ def _couper(texte: str, largeur: int = 38) -> str:
     return texte[:coupure] + "\n" + _couper(texte[coupure:].strip(), largeur)
 
 
-def figure_html(figure: Figure, alternative: str, chemin_png: Path | None = None) -> str:
+def figure_html(
+    figure: Figure, alternative: str, chemin_png: Path | None = None, palette: bool = False
+) -> str:
     """Image PNG intégrée (``data:``) avec texte alternatif ; copie dans ``chemin_png`` si donné.
 
     Les figures sont des ``matplotlib.figure.Figure`` hors de pyplot : rien ne s'accumule.
+    ``palette`` réduit l'image à 256 couleurs (PNG indexé, sans tramage) : une carte aux
+    milliers de cercles translucides pèse quatre fois moins, sans différence visible.
     """
     tampon = io.BytesIO()
     figure.savefig(tampon, format="png", metadata={"Software": None})
     octets = tampon.getvalue()
+    if palette:
+        octets = _en_palette(octets)
     if chemin_png is not None:
         chemin_png.parent.mkdir(parents=True, exist_ok=True)
         chemin_png.write_bytes(octets)
     code = base64.b64encode(octets).decode("ascii")
     return f'<img class="graphique" src="data:image/png;base64,{code}" alt="{html.escape(alternative)}">'
+
+
+def _en_palette(octets: bytes) -> bytes:
+    from PIL import Image  # Pillow : dépendance de matplotlib
+
+    image = Image.open(io.BytesIO(octets)).convert("RGB")
+    indexee = image.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    tampon = io.BytesIO()
+    indexee.save(tampon, format="png", optimize=True)
+    return tampon.getvalue()
 
 
 def tableau_html(tableau: pd.DataFrame, legende: str | None = None, classe: str = "donnees") -> str:

@@ -5,7 +5,8 @@ Déroulé :
    sortie ; un verrou dont le processus n'existe plus est repris ; les dossiers temporaires
    d'un lot interrompu (même par ``kill -9``) sont effacés au lot suivant ;
 2. les données sont lues, validées et rattachées **une fois** (``preparer_ensemble``) et
-   confiées aux notebooks par un fichier hors de l'arbre publié ;
+   confiées aux notebooks par des fichiers hors de l'arbre publié (``ecrire_ensemble`` : le
+   référentiel une fois, et pour chaque département les seules participations qui le concernent) ;
 3. chaque territoire est exécuté (papermill) dans un dossier de publication temporaire à côté
    de ``SORTIE/<annee>``, normalisé (aucun chemin de la machine, octets stables), exporté en
    HTML et en PDF ;
@@ -104,14 +105,14 @@ def produire_rapports(
         travail = Path(tempfile.mkdtemp(prefix=f".travail-{parametres.annee}-", dir=racine_sortie))
         publication = Path(tempfile.mkdtemp(prefix=f".publication-{parametres.annee}-", dir=racine_sortie))
         try:
-            chemin_ensemble = ecrire_ensemble(ensemble, travail / "ensemble.pkl")
-            ecrire_csv(activite.rejets, publication / "rejets.csv")
             territoires = [*parametres.departements, SYNTHESE]
+            ensembles = ecrire_ensemble(ensemble, travail, territoires)
+            ecrire_csv(activite.rejets, publication / "rejets.csv")
             fiches = _fiches_en_parallele(ensemble, publication / "fiches", parametres.departements)
             resultats = _executer_territoires(
                 territoires,
                 parametres,
-                chemin_ensemble,
+                ensembles,
                 publication,
                 pdf and _pdf_possible(afficher),
                 afficher,
@@ -290,12 +291,12 @@ def _pdf_possible(afficher) -> bool:
     return True
 
 
-def _executer_territoires(territoires, parametres, chemin_ensemble, publication, pdf, afficher) -> dict:
+def _executer_territoires(territoires, parametres, ensembles, publication, pdf, afficher) -> dict:
     resultats, total = {}, len(territoires)
     # La synthèse est mise en file après les départements : elle prend le premier processus libre.
     with ThreadPoolExecutor(max_workers=parametres.jobs) as pool:
         futurs = {
-            pool.submit(_produire_territoire, t, parametres, chemin_ensemble, publication, pdf): t
+            pool.submit(_produire_territoire, t, parametres, ensembles[t], publication, pdf): t
             for t in territoires
         }
         for rang, futur in enumerate(as_completed(futurs), start=1):

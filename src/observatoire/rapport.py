@@ -7,9 +7,8 @@ sortie est donné, écrit ses fichiers (``indicateurs.csv``, ``carte.html``, ``f
 
 from __future__ import annotations
 
-import html
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +20,7 @@ from .centre import Centre, trouver_centre
 from .commun import chemin_affichable, version_observatoire
 from .erreurs import ErreurParametre
 from .formats import format_nombre, format_part
-from .gabarits import rendre
+from .gabarits import macro, rendre
 from .graphiques import figure_html, graphique_barres, tableau_html
 from .indicateurs import (
     SYNTHESE,
@@ -140,7 +139,7 @@ class Rapport:
         """
         lignes = self._serie(indicateur)
         if lignes.empty or lignes["valeur"].sum() == 0:
-            return f"<p>{html.escape(titre)} : aucune donnée pour ce territoire.</p>"
+            return _paragraphe(f"{titre} : aucune donnée pour ce territoire.")
         lignes = _regrouper_queue(lignes, maximum)
         libelles = lignes["libelle"].to_numpy()
         valeurs = pd.Series(lignes["valeur"].to_numpy(), index=libelles)
@@ -158,9 +157,11 @@ class Rapport:
                 "Part": parts.map(format_part).to_numpy(),
             }
         )
-        return (
-            f'<div class="obs-duo">{self._figure(figure, nom_figure, alternative)}'
-            f"<div>{tableau_html(tableau, titre_complet)}{_note_arrondi(parts)}</div></div>"
+        return _morceau(
+            "repartition",
+            Markup(self._figure(figure, nom_figure, alternative)),
+            Markup(tableau_html(tableau, titre_complet)),
+            Markup(_note_arrondi(parts)),
         )
 
     def _lien_fiches(self) -> str | None:
@@ -263,6 +264,7 @@ class Rapport:
                 f"{titre} : participations pour 10 000 habitants par commune d'origine, cercles proportionnels "
                 "aux participations, périmètres des QPV 2024 et lieux des séances.",
                 self.sortie / "figures" / "carte.png",
+                palette=True,
             ).replace('class="graphique"', 'class="obs-carte-statique"', 1)
         return Section(
             rendre(
@@ -314,13 +316,13 @@ class Rapport:
             }
         ).sort_values(["Participations", "Commune"])
         distance = format_nombre(self.situee.distance_proximite_m)
-        texte = (
-            f"<p>{format_nombre(self._v('qpv_seance_dedans'))} QPV ont accueilli au moins une séance, "
+        texte = _paragraphe(
+            f"{format_nombre(self._v('qpv_seance_dedans'))} QPV ont accueilli au moins une séance, "
             f"{format_nombre(self._v('qpv_seance_proximite'))} autres en ont eu une à moins de {distance} m ; "
             f"{format_nombre(self._v('qpv') - self._v('qpv_atteints'))} QPV n'ont été atteints ni dedans ni à "
-            f"proximité (séances placées par leurs coordonnées ; une séance sans coordonnées n'est jamais "
-            f"rattachée à un QPV).</p>" + self._precision_des_lieux(comptes)
-        )
+            "proximité (séances placées par leurs coordonnées ; une séance sans coordonnées n'est jamais "
+            "rattachée à un QPV)."
+        ) + self._precision_des_lieux(comptes)
         for colonne in ("Séances dedans", "Séances à proximité"):
             tableau_qpv[colonne] = tableau_qpv[colonne].map(format_nombre)
         tableau_pv["Participations"] = tableau_pv["Participations"].map(format_nombre)
@@ -331,9 +333,11 @@ class Rapport:
             + tableau_html(
                 non_atteints, f"Quartiers prioritaires non atteints ({len(non_atteints)})", "donnees texte"
             )
-            + f"<details><summary>Quartiers prioritaires atteints ({len(atteints)})</summary>"
-            + tableau_html(atteints, "Quartiers prioritaires atteints", "donnees texte")
-            + "</details>"
+            + _morceau(
+                "depliable",
+                f"Quartiers prioritaires atteints ({len(atteints)})",
+                Markup(tableau_html(atteints, "Quartiers prioritaires atteints", "donnees texte")),
+            )
             + tableau_html(
                 tableau_pv,
                 "Communes accueillant un QPV : participations venues de chacune "
@@ -348,7 +352,7 @@ class Rapport:
             return ""
         table = couverture_adherents(self.situee, self.referentiel, self.territoire, self.centre.adherents)
         if table.empty:
-            return "<p>Aucun adhérent du centre dans ce département.</p>"
+            return _paragraphe("Aucun adhérent du centre dans ce département.")
         tableau = pd.DataFrame(
             {
                 "Adhérent": table["nom"] + " (" + table["type"] + " " + table["code"] + ")",
@@ -358,30 +362,37 @@ class Rapport:
         )
         atteints = table["atteint"].to_numpy(dtype=bool)
         return (
-            f"<h3>Adhérents du centre</h3><p>{format_nombre(int(atteints.sum()))} adhérent(s) atteint(s) sur "
-            f"{format_nombre(len(table))} ({format_part(self._v('adherents_atteints', colonne='part'))}) : au moins "
-            "une participation venue de ses communes ou une séance tenue sur son territoire.</p>"
+            _morceau("intertitre", "Adhérents du centre")
+            + _paragraphe(
+                f"{format_nombre(int(atteints.sum()))} adhérent(s) atteint(s) sur {format_nombre(len(table))} "
+                f"({format_part(self._v('adherents_atteints', colonne='part'))}) : au moins une participation "
+                "venue de ses communes ou une séance tenue sur son territoire."
+            )
             + tableau_html(
                 tableau[~atteints], f"Adhérents non atteints ({int((~atteints).sum())})", "donnees texte"
             )
-            + f"<details><summary>Adhérents atteints ({int(atteints.sum())})</summary>"
-            + tableau_html(tableau[atteints], "Adhérents atteints")
-            + "</details>"
+            + _morceau(
+                "depliable",
+                f"Adhérents atteints ({int(atteints.sum())})",
+                Markup(tableau_html(tableau[atteints], "Adhérents atteints")),
+            )
         )
 
     def origines(self) -> Section:
         """Participations et demandes venues de l'extérieur du territoire, par département et région."""
         if self.territoire != SYNTHESE:
-            return Section("<p>Les origines hors du territoire sont détaillées dans la synthèse.</p>")
+            return Section(_paragraphe("Les origines hors du territoire sont détaillées dans la synthèse."))
         hors = self._v("participations_par_departement_origine", "autre")
         sur = f"sur {format_nombre(_zero(hors))} participations venues de l'extérieur du territoire"
         demandes = self._serie("demandes_hors_territoire_par_departement")["valeur"].sum()
         sur_demandes = f"sur {format_nombre(demandes)} demandes venues de l'extérieur du territoire"
         blocs = [
-            f"<p>{format_nombre(_zero(hors))} participations "
-            f"({format_part(self._v('participations_par_departement_origine', 'autre', 'part'))}) et "
-            f"{format_nombre(demandes)} demandes viennent de l'extérieur du territoire "
-            f"({', '.join(self.referentiel.departements_demandes)}).</p>",
+            _paragraphe(
+                f"{format_nombre(_zero(hors))} participations "
+                f"({format_part(self._v('participations_par_departement_origine', 'autre', 'part'))}) et "
+                f"{format_nombre(demandes)} demandes viennent de l'extérieur du territoire "
+                f"({', '.join(self.referentiel.departements_demandes)})."
+            ),
             self._repartition(
                 "participations_hors_territoire_par_departement",
                 "Participations hors du territoire par département d'origine",
@@ -416,12 +427,12 @@ class Rapport:
         def n(*cles: str) -> int:
             return int(sum(placement.get(c, 0) for c in cles))
 
-        texte = (
-            f"<p>Précision des lieux : {format_nombre(n('coordonnees', 'numero'))} séance(s) placée(s) à "
+        texte = _paragraphe(
+            f"Précision des lieux : {format_nombre(n('coordonnees', 'numero'))} séance(s) placée(s) à "
             f"l'adresse (coordonnées saisies ou numéro géocodé), {format_nombre(n('rue', 'lieu-dit'))} à la rue "
             f"ou au lieu-dit, {format_nombre(n('commune'))} à la seule commune (centre de la commune ou "
             f"géocodage à vérifier), {format_nombre(n('non_placee'))} non placée(s), "
-            f"{format_nombre(n('distanciel'))} à distance.</p>"
+            f"{format_nombre(n('distanciel'))} à distance."
         )
         non_atteintes = set()
         for communes in (
@@ -432,11 +443,12 @@ class Rapport:
             seances["placement"].isin(["commune", "non_placee"]) & seances["code_commune"].isin(non_atteintes)
         ]
         if len(douteuses):
-            texte += (
-                f'<p class="obs-bandeau" role="note">{format_nombre(len(douteuses))} séance(s) sans lieu précis se '
-                "sont tenues dans des communes dont un QPV est compté « non atteint » : placées à leur adresse "
-                "(observatoire geocoder), elles pourraient en atteindre. Le nombre de QPV atteints est un "
-                "minimum.</p>"
+            texte += _paragraphe(
+                f"{format_nombre(len(douteuses))} séance(s) sans lieu précis se sont tenues dans des communes "
+                "dont un QPV est compté « non atteint » : placées à leur adresse (observatoire geocoder), elles "
+                "pourraient en atteindre. Le nombre de QPV atteints est un minimum.",
+                classe="obs-bandeau",
+                role="note",
             )
         return texte
 
@@ -488,15 +500,15 @@ class Rapport:
         connues = self._v("demandes") - _zero(self._v("demandes_par_origine", "inconnue"))
         sur_demandes = f"sur {format_nombre(self._v('demandes'))} demandes"
         if self.territoire == SYNTHESE:
-            texte = (
-                f"<p>{format_nombre(self._v('demandes'))} demandes enregistrées ; "
+            texte = _paragraphe(
+                f"{format_nombre(self._v('demandes'))} demandes enregistrées ; "
                 f"{format_part(self._v('demandes_hors_territoire', colonne='part'))} des demandes d'origine "
-                f"connue ({format_nombre(connues)}) viennent de l'extérieur du territoire.</p>"
+                f"connue ({format_nombre(connues)}) viennent de l'extérieur du territoire."
             )
         else:
-            texte = (
-                f"<p>{format_nombre(self._v('demandes'))} demandes venues du département (les demandes "
-                "d'autres territoires et d'origine inconnue sont dans la synthèse).</p>"
+            texte = _paragraphe(
+                f"{format_nombre(self._v('demandes'))} demandes venues du département (les demandes "
+                "d'autres territoires et d'origine inconnue sont dans la synthèse)."
             )
         return Section(
             texte
@@ -531,7 +543,7 @@ class Rapport:
     def evolution(self) -> Section:
         """Évolution sur l'année précédente, si ses données sont fournies."""
         if self.precedente is None:
-            return Section(f"<p>Pas de données pour {self.annee - 1} : pas de comparaison.</p>")
+            return Section(_paragraphe(f"Pas de données pour {self.annee - 1} : pas de comparaison."))
         lignes = []
         for cle, nom in (
             ("participations", "Participations"),
@@ -644,10 +656,19 @@ def _note_arrondi(parts: pd.Series) -> str:
     affichees = parts.dropna().map(lambda p: float(format_part(p).split("\u202f")[0].replace(",", ".")))
     if len(affichees) < 2 or round(parts.dropna().sum(), 9) != 1 or affichees.sum() == 100:
         return ""
-    return (
-        f'<p class="obs-note">Parts arrondies à l\'unité : leur somme fait {format_nombre(affichees.sum())} %, '
-        "et non 100 %.</p>"
+    return _paragraphe(
+        f"Parts arrondies à l'unité : leur somme fait {format_nombre(affichees.sum())} %, et non 100 %.",
+        classe="obs-note",
     )
+
+
+def _morceau(nom: str, *valeurs, **options) -> str:
+    """Un morceau de section (macro de ``modeles/rapport.html.j2``, échappement automatique)."""
+    return str(macro("rapport.html.j2", nom)(*valeurs, **options))
+
+
+def _paragraphe(texte: str, classe: str | None = None, role: str | None = None) -> str:
+    return _morceau("paragraphe", texte, classe=classe, role=role)
 
 
 def _signe(part: float) -> str:
@@ -728,12 +749,86 @@ def _territoire_du_centre(parametres: Parametres, centre: Centre, referentiel: R
     return parametres if parametres.departements else parametres.avec(departements=centre.departements)
 
 
-def ecrire_ensemble(ensemble: dict, chemin: str | Path) -> Path:
-    """Écrit l'ensemble préparé (pickle) pour que chaque notebook du lot le relise sans recalcul."""
-    chemin = Path(chemin)
+def ecrire_ensemble(ensemble: dict, dossier: str | Path, territoires: list[str] | tuple[str, ...]) -> dict:
+    """Écrit l'ensemble préparé pour que chaque notebook du lot le relise sans recalcul.
+
+    Le référentiel est écrit une fois (``referentiel.pkl``) ; chaque territoire reçoit son fichier
+    (``<territoire>.pkl``) : la synthèse toute l'activité, un département les seules participations
+    qui le concernent (voir ``_participations_utiles``), ce qui rend chaque notebook rapide à
+    ouvrir à l'échelle nationale sans changer un seul chiffre.
+
+    Parameters
+    ----------
+    ensemble : dict
+        Résultat de ``preparer_ensemble``.
+    dossier : str or Path
+        Dossier de travail du lot (hors de l'arbre publié).
+    territoires : sequence of str
+        Codes de département et ``"synthese"``.
+
+    Returns
+    -------
+    dict
+        Le fichier de chaque territoire, à passer en paramètre ``ensemble`` de son notebook.
+    """
+    dossier = Path(dossier)
+    _ecrire_pickle(ensemble["referentiel"], dossier / FICHIER_REFERENTIEL)
+    fichiers = {}
+    for territoire in territoires:
+        propre = {**ensemble, "referentiel": FICHIER_REFERENTIEL}
+        if territoire != SYNTHESE:
+            centre, referentiel = ensemble["centre"], ensemble["referentiel"]
+            for cle in ("situee", "precedente"):
+                if ensemble[cle] is not None:
+                    propre[cle] = _restreindre_participations(ensemble[cle], territoire, referentiel, centre)
+            propre["activite"] = propre["situee"].activite
+        fichiers[territoire] = _ecrire_pickle(propre, dossier / f"{territoire}.pkl")
+    return fichiers
+
+
+FICHIER_REFERENTIEL = "referentiel.pkl"
+
+
+def _ecrire_pickle(objet, chemin: Path) -> Path:
     with open(chemin, "wb") as flux:
-        pickle.dump(ensemble, flux, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(objet, flux, protocol=pickle.HIGHEST_PROTOCOL)
     return chemin
+
+
+def _lire_ensemble(chemin: str | Path) -> dict:
+    with open(chemin, "rb") as flux:
+        prepare = pickle.load(flux)
+    if isinstance(prepare["referentiel"], str):
+        with open(Path(chemin).parent / prepare["referentiel"], "rb") as flux:
+            prepare["referentiel"] = pickle.load(flux)
+    return prepare
+
+
+def _restreindre_participations(
+    situee: ActiviteSituee, departement: str, referentiel: Referentiel, centre: Centre
+) -> ActiviteSituee:
+    """La même activité, réduite aux participations qu'un rapport de département lit.
+
+    Un rapport de département lit les participations à ses séances (colonne ``departement``)
+    et celles qui viennent de ses communes ou des communes de ses adhérents (couverture des
+    communes en politique de la ville, adhérents atteints) ; séances, demandes et paires
+    QPV restent entières (une séance voisine peut atteindre un de ses QPV). Les deux tables de
+    participations (validée et rattachée) sont réduites aux mêmes lignes.
+    """
+    participations = situee.participations
+    communes = set(restreindre(referentiel.communes_france, "insee_dep", departement)["insee_com"])
+    for membres in membres_adherents(referentiel, centre.adherents)["communes"]:
+        if communes.intersection(membres):
+            communes.update(membres)
+    gardees = (participations["departement"] == departement).to_numpy() | participations[
+        "code_commune_origine"
+    ].isin(communes).to_numpy()
+    activite = situee.activite
+    brutes = activite.participations
+    if len(brutes) != len(participations):
+        raise RuntimeError("participations validées et rattachées désalignées")  # garde-fou interne
+    activite = replace(activite, participations=brutes[gardees])
+    return replace(situee, activite=activite, participations=participations[gardees])
 
 
 def preparer_rapport(
@@ -768,8 +863,7 @@ def preparer_rapport(
     Rapport
     """
     if ensemble:
-        with open(ensemble, "rb") as flux:
-            prepare = pickle.load(flux)
+        prepare = _lire_ensemble(ensemble)
     else:
         valeurs = {cle: v for cle, v in valeurs.items() if v not in (None, "")}
         prepare = preparer_ensemble(parametres or Parametres(**valeurs))

@@ -253,3 +253,13 @@ def test_ensemble_d_un_departement_donne_les_memes_chiffres_que_l_ensemble_entie
             "evolution",
         ):
             assert str(getattr(reduit, section)()) == str(getattr(entier, section)()), (departement, section)
+
+
+def test_comparaison_des_departements_identique_sans_decoupage(monkeypatch):
+    """La synthèse calcule chaque département sur ses seules participations : mêmes chiffres."""
+    from observatoire import rapport as module
+
+    synthese = module.preparer_rapport("synthese", donnees=DEMO)
+    decoupee = str(synthese.comparaison_departements())
+    monkeypatch.setattr(module._Decoupage, "pour", lambda self, departement: self.situee)
+    assert decoupee == str(synthese.comparaison_departements())

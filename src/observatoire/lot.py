@@ -293,11 +293,12 @@ def _pdf_possible(afficher) -> bool:
 
 def _executer_territoires(territoires, parametres, ensembles, publication, pdf, afficher) -> dict:
     resultats, total = {}, len(territoires)
-    # La synthèse est mise en file après les départements : elle prend le premier processus libre.
+    # La synthèse, le plus long (toute l'activité), part la première : les départements se
+    # partagent les autres processus pendant ce temps, et aucun ne finit seul à la fin.
+    ordre = sorted(territoires, key=lambda t: t != SYNTHESE)
     with ThreadPoolExecutor(max_workers=parametres.jobs) as pool:
         futurs = {
-            pool.submit(_produire_territoire, t, parametres, ensembles[t], publication, pdf): t
-            for t in territoires
+            pool.submit(_produire_territoire, t, parametres, ensembles[t], publication, pdf): t for t in ordre
         }
         for rang, futur in enumerate(as_completed(futurs), start=1):
             territoire = futurs[futur]

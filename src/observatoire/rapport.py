@@ -11,6 +11,7 @@ import pickle
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
@@ -573,21 +574,23 @@ class Rapport:
     def comparaison_departements(self) -> Section:
         """Synthèse : chiffres clés côte à côte pour chaque département."""
         lignes = []
+        # Chaque département est calculé sur ses seules participations (mêmes chiffres, voir
+        # ``_Decoupage``) : à l'échelle nationale, 101 passages sur un million de lignes sinon.
+        decoupage = _Decoupage(self.situee, self.referentiel, self.centre)
+        total = self._v("participations")
         for code in self.referentiel.departements_demandes:
-            indicateurs = calculer_indicateurs(self.situee, self.referentiel, code)
+            indicateurs = calculer_indicateurs(decoupage.pour(code), self.referentiel, code)
+            totaux = indicateurs[indicateurs["modalite"] == "total"]
+            lues = dict(zip(totaux["indicateur"], totaux["valeur"].astype(float), strict=True))
 
-            def v(indicateur, table=indicateurs):
-                return valeur(table, indicateur)
+            def v(indicateur: str, lues=lues) -> float:
+                return lues.get(indicateur, float("nan"))
 
             lignes.append(
                 {
                     "Département": code,
                     "Participations (origine)": format_nombre(v("participations")),
-                    "Part du total": format_part(
-                        v("participations") / self._v("participations")
-                        if self._v("participations")
-                        else float("nan")
-                    ),
+                    "Part du total": format_part(v("participations") / total if total else float("nan")),
                     "Séances tenues": format_nombre(v("seances")),
                     "Demi-journées": format_nombre(v("demi_journees")),
                     "QPV atteints": f"{format_nombre(v('qpv_atteints'))} / {format_nombre(v('qpv'))}",
@@ -754,7 +757,7 @@ def ecrire_ensemble(ensemble: dict, dossier: str | Path, territoires: list[str] 
 
     Le référentiel est écrit une fois (``referentiel.pkl``) ; chaque territoire reçoit son fichier
     (``<territoire>.pkl``) : la synthèse toute l'activité, un département les seules participations
-    qui le concernent (voir ``_participations_utiles``), ce qui rend chaque notebook rapide à
+    qui le concernent (voir ``_Decoupage``), ce qui rend chaque notebook rapide à
     ouvrir à l'échelle nationale sans changer un seul chiffre.
 
     Parameters
@@ -773,14 +776,16 @@ def ecrire_ensemble(ensemble: dict, dossier: str | Path, territoires: list[str] 
     """
     dossier = Path(dossier)
     _ecrire_pickle(ensemble["referentiel"], dossier / FICHIER_REFERENTIEL)
+    decoupages = {
+        cle: _Decoupage(ensemble[cle], ensemble["referentiel"], ensemble["centre"])
+        for cle in ("situee", "precedente")
+        if ensemble[cle] is not None
+    }
     fichiers = {}
     for territoire in territoires:
         propre = {**ensemble, "referentiel": FICHIER_REFERENTIEL}
         if territoire != SYNTHESE:
-            centre, referentiel = ensemble["centre"], ensemble["referentiel"]
-            for cle in ("situee", "precedente"):
-                if ensemble[cle] is not None:
-                    propre[cle] = _restreindre_participations(ensemble[cle], territoire, referentiel, centre)
+            propre.update({cle: decoupage.pour(territoire) for cle, decoupage in decoupages.items()})
             propre["activite"] = propre["situee"].activite
         fichiers[territoire] = _ecrire_pickle(propre, dossier / f"{territoire}.pkl")
     return fichiers
@@ -804,31 +809,37 @@ def _lire_ensemble(chemin: str | Path) -> dict:
     return prepare
 
 
-def _restreindre_participations(
-    situee: ActiviteSituee, departement: str, referentiel: Referentiel, centre: Centre
-) -> ActiviteSituee:
-    """La même activité, réduite aux participations qu'un rapport de département lit.
+class _Decoupage:
+    """Découpe une activité par département : les seules participations qu'un rapport de
+    département lit, calculées pour tous les départements à partir d'un seul passage.
 
     Un rapport de département lit les participations à ses séances (colonne ``departement``)
     et celles qui viennent de ses communes ou des communes de ses adhérents (couverture des
-    communes en politique de la ville, adhérents atteints) ; séances, demandes et paires
-    QPV restent entières (une séance voisine peut atteindre un de ses QPV). Les deux tables de
-    participations (validée et rattachée) sont réduites aux mêmes lignes.
+    communes en politique de la ville, adhérents atteints) ; séances, demandes et paires QPV
+    restent entières (une séance voisine peut atteindre un de ses QPV). Les deux tables de
+    participations (validée et rattachée) sont réduites aux mêmes lignes, dans leur ordre.
     """
-    participations = situee.participations
-    communes = set(restreindre(referentiel.communes_france, "insee_dep", departement)["insee_com"])
-    for membres in membres_adherents(referentiel, centre.adherents)["communes"]:
-        if communes.intersection(membres):
-            communes.update(membres)
-    gardees = (participations["departement"] == departement).to_numpy() | participations[
-        "code_commune_origine"
-    ].isin(communes).to_numpy()
-    activite = situee.activite
-    brutes = activite.participations
-    if len(brutes) != len(participations):
-        raise RuntimeError("participations validées et rattachées désalignées")  # garde-fou interne
-    activite = replace(activite, participations=brutes[gardees])
-    return replace(situee, activite=activite, participations=participations[gardees])
+
+    def __init__(self, situee: ActiviteSituee, referentiel: Referentiel, centre: Centre | None):
+        participations = situee.participations
+        if len(situee.activite.participations) != len(participations):
+            raise RuntimeError("participations validées et rattachées désalignées")  # garde-fou interne
+        self.situee, self.referentiel = situee, referentiel
+        self.adherents = membres_adherents(referentiel, centre.adherents if centre else ())["communes"]
+        self.par_departement = participations.groupby("departement", sort=False).indices
+        self.par_commune = participations.groupby("code_commune_origine", sort=False).indices
+
+    def pour(self, departement: str) -> ActiviteSituee:
+        communes = set(restreindre(self.referentiel.communes_france, "insee_dep", departement)["insee_com"])
+        for membres in self.adherents:
+            if communes.intersection(membres):
+                communes.update(membres)
+        morceaux = [self.par_departement.get(departement, np.empty(0, dtype=np.intp))]
+        morceaux += [self.par_commune[c] for c in communes if c in self.par_commune]
+        gardees = np.unique(np.concatenate(morceaux))
+        situee = self.situee
+        activite = replace(situee.activite, participations=situee.activite.participations.iloc[gardees])
+        return replace(situee, activite=activite, participations=situee.participations.iloc[gardees])
 
 
 def preparer_rapport(

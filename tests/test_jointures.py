@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from pyproj import Transformer
-from shapely import Point, box
+from shapely import Point, Polygon, box
 
 from observatoire import (
     Activite,
@@ -343,3 +343,42 @@ def test_seance_dans_un_qpv_compte_a_proximite_du_voisin(mini_referentiel):
         _activite(_seances(("95001", (X0 + 1000, Y0 + 700), False)), participations), mini_referentiel, 499
     )
     assert couverture_qpv(court, mini_referentiel)["atteinte"].tolist() == ["dedans", "non"]
+
+
+@pytest.mark.parametrize(
+    ("lieu", "longitude", "latitude"),
+    [
+        ("La Réunion", 55.45, -20.88),
+        ("Mayotte", 45.23, -12.78),
+        ("Guyane", -52.33, 4.93),
+        ("Guadeloupe", -61.53, 16.24),
+        ("Paris", 2.35, 48.85),
+    ],
+)
+def test_proximite_mesuree_au_sol_hors_metropole(lieu, longitude, latitude):
+    """À La Réunion, 300 m au sol mesurent 561 m en Lambert-93 : la proximité se compte au sol.
+
+    L'oracle est la distance géodésique (pyproj.Geod) d'un point posé à l'est du bord est d'un
+    QPV carré ; 250 m au sol est « à proximité » (distance ±1 m), 350 m ne l'est pas.
+    """
+    from pyproj import Geod
+
+    geod = Geod(ellps="GRS80")
+    vers_l93 = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
+    est, _, _ = geod.fwd(longitude, latitude, 90, 200)
+    nord = geod.fwd(longitude, latitude, 0, 200)[1]
+    carre = Polygon(
+        [
+            vers_l93.transform(x, y)
+            for x, y in ((longitude, latitude), (est, latitude), (est, nord), (longitude, nord))
+        ]
+    )
+    qpv = gpd.GeoDataFrame({"code_qp": ["QN97401M"]}, geometry=[carre], crs=CRS)
+    milieu = (latitude + nord) / 2
+    points = gpd.GeoSeries(
+        [Point(vers_l93.transform(*geod.fwd(est, milieu, 90, d)[:2])) for d in (250, 350)], crs=CRS
+    )
+    resultat = rattacher_qpv(points, qpv, 300)
+    assert resultat["code_qp_proche"].tolist() == ["QN97401M", ""], lieu
+    # En métropole, Lambert-93 fait foi (écart au sol sous 3 ‰ ; ici 0,1 ‰ : dans le mètre).
+    assert resultat["distance_qpv_m"].iloc[0] == pytest.approx(250, abs=1), lieu

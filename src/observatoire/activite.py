@@ -33,7 +33,7 @@ from pyproj import Transformer
 from .commun import lire_texte, separateur_csv
 from .erreurs import ErreurDonnees
 from .lieux import chemin_registre, lire_registre, placer_seances
-from .referentiel import CRS_CALCUL, Referentiel, charger_referentiel
+from .referentiel import CRS_CALCUL, Referentiel, charger_referentiel, echelle_lambert93
 from .territoires import departement_de_commune
 from .vocabulaires import normaliser_vocabulaire, suggerer
 
@@ -962,7 +962,9 @@ def _controler_commune_du_lieu(seances, fichier, referentiel, problemes, x, y, a
     if not connus.any():
         return
     points = shapely.points(np.asarray(x)[dedans][connus], np.asarray(y)[dedans][connus])
-    distances = shapely.distance(contours.reindex(codes[connus]).to_numpy(), points)
+    distances = shapely.distance(contours.reindex(codes[connus]).to_numpy(), points) / echelle_lambert93(
+        points
+    )
     for index, code, distance in zip(indices[connus], codes[connus], distances, strict=True):
         if distance > ECART_COMMUNE_M:
             problemes.append(

@@ -27,7 +27,7 @@ from .gabarits import rendre
 from .graphiques import tableau_html
 from .indicateurs import couverture_qpv
 from .jointures import ActiviteSituee
-from .referentiel import Referentiel
+from .referentiel import Referentiel, echelle_lambert93
 from .vocabulaires import libelle
 
 __all__ = ["FicheQPV", "ecrire_fiches"]
@@ -74,6 +74,8 @@ class FicheQPV:
                 "numéro, par exemple QN09531M."
             )
         self.situee, self.referentiel, self._alentours = situee, referentiel, alentours
+        # Distances au sol : Lambert-93 est corrigé de son échelle hors métropole.
+        self._echelle = float(echelle_lambert93([trouve.geometry.iloc[0].representative_point()])[0])
         self.qpv = trouve.iloc[0]
         self.code = str(self.qpv["code_qp"])
         self.departement = str(self.qpv["insee_dep"])
@@ -137,8 +139,10 @@ class FicheQPV:
 
         if self.seances.empty:
             return Section(
-                f"<p>Aucune séance dans le quartier ni à moins de "
-                f"{format_nombre(self.situee.distance_proximite_m)} m en {self._annee()}.</p>"
+                _paragraphe(
+                    f"Aucune séance dans le quartier ni à moins de "
+                    f"{format_nombre(self.situee.distance_proximite_m)} m en {self._annee()}."
+                )
             )
         tableau = pd.DataFrame(
             {
@@ -163,7 +167,7 @@ class FicheQPV:
         par_public = self._participations_par_public()
         total = par_public.sum()
         if not total:
-            return Section("<p>Aucune participation venue de la ou des communes du quartier.</p>")
+            return Section(_paragraphe("Aucune participation venue de la ou des communes du quartier."))
         par_public = par_public.sort_values(ascending=False)
         tableau = pd.DataFrame(
             {
@@ -185,7 +189,7 @@ class FicheQPV:
 
         lieux = self._lieux_proches()
         if lieux.empty:
-            return Section("<p>Aucun lieu de séance placé par ses coordonnées.</p>")
+            return Section(_paragraphe("Aucun lieu de séance placé par ses coordonnées."))
         tableau = pd.DataFrame(
             {
                 "Lieu": lieux["nom"],
@@ -264,9 +268,11 @@ class FicheQPV:
         if lieux.empty:
             return pd.DataFrame(columns=["nom", "nom_com", "distance", "seances", "geometry"])
         forme = self.qpv.geometry
-        candidats = _indices_des_plus_proches(lieux.sindex, forme, LIEUX_PROCHES)
+        candidats = _indices_des_plus_proches(lieux.sindex, forme, LIEUX_PROCHES, echelle=self._echelle)
         retenus = lieux.iloc[candidats]
-        retenus = retenus.assign(distance=[round(forme.distance(g)) for g in retenus["geometry"]])
+        retenus = retenus.assign(
+            distance=[round(forme.distance(g) / self._echelle) for g in retenus["geometry"]]
+        )
         return (
             retenus.sort_values(["distance", "nom"], kind="stable").head(LIEUX_PROCHES).reset_index(drop=True)
         )
@@ -279,7 +285,8 @@ class FicheQPV:
 
         qpv = self.referentiel.qpv
         forme = self.qpv.geometry
-        proches_qpv = np.sort(qpv.sindex.query(forme, predicate="dwithin", distance=RAYON_VOISINAGE_M))
+        rayon = RAYON_VOISINAGE_M * self._echelle  # en mètres projetés (voir echelle_lambert93)
+        proches_qpv = np.sort(qpv.sindex.query(forme, predicate="dwithin", distance=rayon))
         voisins = qpv.iloc[proches_qpv]
         voisins = voisins[voisins["code_qp"] != self.code]
         vers = "EPSG:4326"
@@ -289,7 +296,8 @@ class FicheQPV:
         folium.TileLayer(
             "OpenStreetMap", name="Fond OpenStreetMap", attr="© contributeurs OpenStreetMap"
         ).add_to(carte)
-        anneau = qpv[qpv["code_qp"] == self.code].buffer(self.situee.distance_proximite_m).to_crs(vers)
+        anneau = qpv[qpv["code_qp"] == self.code].buffer(self.situee.distance_proximite_m * self._echelle)
+        anneau = anneau.to_crs(vers)
         folium.GeoJson(
             json.loads(anneau.to_json()),
             name=f"À moins de {format_nombre(self.situee.distance_proximite_m)} m",
@@ -316,7 +324,7 @@ class FicheQPV:
                 tooltip=folium.GeoJsonTooltip(["lib_qp", "code_qp"], aliases=["QPV", "Code"]),
             ).add_to(carte)
         placees = self._alentours.placees
-        autour = np.sort(placees.sindex.query(forme, predicate="dwithin", distance=RAYON_VOISINAGE_M))
+        autour = np.sort(placees.sindex.query(forme, predicate="dwithin", distance=rayon))
         alentour = placees.iloc[autour].to_crs(vers)
         proches = set(self.seances["id_seance"])
         groupe = folium.FeatureGroup(name="Lieux des séances")
@@ -345,7 +353,8 @@ class FicheQPV:
             ).add_to(groupe)
         groupe.add_to(carte)
         folium.LayerControl(collapsed=True).add_to(carte)
-        xmin, ymin, xmax, ymax = qpv[qpv["code_qp"] == self.code].buffer(800).to_crs(vers).total_bounds
+        cadre = qpv[qpv["code_qp"] == self.code].buffer(800 * self._echelle)
+        xmin, ymin, xmax, ymax = cadre.to_crs(vers).total_bounds
         carte.fit_bounds([[ymin, xmin], [ymax, xmax]])
         ressources_integrees(carte, partagees=self.leaflet_partage)
         return html_carte(carte, f"Carte du quartier {self.qpv['lib_qp']} ({self.code})")
@@ -484,8 +493,14 @@ def _morceau(nom: str, *valeurs) -> str:
     return str(macro("fiche.html.j2", nom)(*valeurs))
 
 
+def _paragraphe(texte: str) -> str:
+    from .gabarits import macro
+
+    return str(macro("rapport.html.j2", "paragraphe")(texte))
+
+
 def _indices_des_plus_proches(
-    index_spatial, forme, nombre: int, rayon_m: float = RAYON_VOISINAGE_M
+    index_spatial, forme, nombre: int, rayon_m: float = RAYON_VOISINAGE_M, echelle: float = 1.0
 ) -> np.ndarray:
     """Positions (croissantes) d'un sur-ensemble des ``nombre`` géométries les plus proches de ``forme``.
 
@@ -494,10 +509,10 @@ def _indices_des_plus_proches(
     """
     total = len(index_spatial.geometries)
     while True:
-        candidats = np.sort(index_spatial.query(forme, predicate="dwithin", distance=rayon_m + 1))
+        candidats = np.sort(index_spatial.query(forme, predicate="dwithin", distance=(rayon_m + 1) * echelle))
         if len(candidats) == total:
             return candidats
         distances = shapely.distance(index_spatial.geometries.take(candidats), forme)
-        if (distances <= rayon_m).sum() >= nombre:
+        if (distances <= rayon_m * echelle).sum() >= nombre:
             return candidats
         rayon_m *= 2

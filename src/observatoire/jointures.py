@@ -1,6 +1,6 @@
 """Jointures territoriales : lieux des séances → QPV 2024 ; origines → communes, EPCI, territoire.
 
-Tout est calculé en EPSG:2154 (mètres) et vectorisé : un seul arbre STRtree sur les QPV, une
+Tout est calculé en EPSG:2154 (mètres, corrigés hors métropole de l'échelle de Lambert-93) et vectorisé : un seul arbre STRtree sur les QPV, une
 requête « intersecte » (un point sur la limite est dans le QPV), puis une requête « à moins de
 D mètres » pour les seuls points restés dehors.
 """
@@ -16,7 +16,7 @@ import shapely
 
 from .activite import Activite
 from .parametres import DISTANCE_PROXIMITE_M
-from .referentiel import CRS_CALCUL, Referentiel
+from .referentiel import CRS_CALCUL, Referentiel, echelle_lambert93
 from .territoires import departement_de_commune
 
 __all__ = [
@@ -116,23 +116,33 @@ def _verifier_crs(points, qpv) -> None:
 
 
 def _paires_a_portee(points: np.ndarray, polygones: np.ndarray, distance_m: float):
-    """Paires (point, QPV) à moins de D mètres avec leur distance (0 dedans ou sur la limite)."""
+    """Paires (point, QPV) à moins de D mètres au sol avec leur distance (0 dedans ou sur la limite).
+
+    Les distances sont celles de Lambert-93, corrigées hors métropole de son facteur d'échelle
+    (``echelle_lambert93``) : à La Réunion, 300 m au sol mesurent 561 m projetés.
+    """
     # Préparer les polygones (index interne GEOS) ne change pas leur valeur ; la préparation
     # reste en cache sur les géométries du référentiel pour les appels suivants.
     shapely.prepare(polygones)
     if distance_m <= 0:
         i_points, i_qpv = shapely.STRtree(polygones).query(points, predicate="intersects")
         return i_points, i_qpv, np.zeros(len(i_points))
+    echelles = echelle_lambert93(points)
+    portees = distance_m * echelles  # D au sol, en mètres projetés autour de chaque point
+    marge = float(portees.max()) if len(portees) else distance_m
     # Arbre sur les emprises élargies de D : peu de candidats, puis tests exacts préparés.
     xmin, ymin, xmax, ymax = shapely.bounds(polygones).T
-    emprises = shapely.box(xmin - distance_m, ymin - distance_m, xmax + distance_m, ymax + distance_m)
+    emprises = shapely.box(xmin - marge, ymin - marge, xmax + marge, ymax + marge)
     i_points, i_qpv = shapely.STRtree(emprises).query(points)
     distances = np.full(len(i_points), np.inf)
     dedans = shapely.intersects(polygones[i_qpv], points[i_points])
     distances[dedans] = 0.0
     autour = np.flatnonzero(~dedans)
-    proches = autour[shapely.dwithin(polygones[i_qpv[autour]], points[i_points[autour]], distance_m)]
-    distances[proches] = shapely.distance(points[i_points[proches]], polygones[i_qpv[proches]])
+    a_portee = shapely.dwithin(polygones[i_qpv[autour]], points[i_points[autour]], portees[i_points[autour]])
+    proches = autour[a_portee]
+    distances[proches] = (
+        shapely.distance(points[i_points[proches]], polygones[i_qpv[proches]]) / echelles[i_points[proches]]
+    )
     retenues = distances <= distance_m
     return i_points[retenues], i_qpv[retenues], distances[retenues]
 

@@ -20,8 +20,10 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from .commun import appliquer_droits, racine_projet, remplacer_dossier, sha256_fichier
 from .erreurs import ErreurParametre, ErreurReferentiel
@@ -35,12 +37,17 @@ __all__ = [
     "charger_referentiel",
     "completer_qpv",
     "dossier_referentiel_par_defaut",
+    "echelle_lambert93",
     "installer_fichiers",
     "installer_referentiel",
     "verifier_referentiel",
 ]
 
 CRS_CALCUL = "EPSG:2154"
+# Au sud de cette latitude (les DROM), Lambert-93 déforme : les distances y sont corrigées de son
+# facteur d'échelle local. La métropole (Corse comprise, 41,3° N au plus bas) garde les
+# distances de Lambert-93, sa projection légale.
+LATITUDE_MIN_METROPOLE = 40.0
 MILLESIME_QPV = 2024
 MILLESIME_COG = 2025
 NOM_MANIFESTE = "manifest.json"
@@ -800,3 +807,41 @@ def _qpv_hors_communes(qpv: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> lis
         if part < PART_MIN_DANS_HOTES or not union.contains(geometrie.representative_point()):
             hors.append(code_qp)
     return hors
+
+
+def echelle_lambert93(points) -> np.ndarray:
+    """Facteur d'échelle de Lambert-93 en chaque point : ce que mesure 1 mètre du terrain.
+
+    Lambert-93 est conforme : autour d'un point, toute distance projetée vaut la distance réelle
+    multipliée par ce facteur. En métropole, il vaut 1 par convention (Lambert-93 y est la
+    projection légale, ses distances font foi ; l'écart réel reste sous 3 ‰) ; dans les DROM,
+    c'est le facteur local (1,13 en Guadeloupe, 1,26 en Guyane, 1,61 à Mayotte, 1,87 à La
+    Réunion : 300 m y mesurent 561 m). Diviser une distance projetée par ce facteur donne la
+    distance au sol, à mieux qu'un millimètre près sur quelques kilomètres.
+
+    Parameters
+    ----------
+    points : array-like of shapely.Point
+        Points en EPSG:2154 ; un point manquant ou vide vaut 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Un facteur par point.
+    """
+    from pyproj import Proj, Transformer
+
+    geometries = np.asarray(points, dtype=object)
+    echelles = np.ones(len(geometries))
+    valides = np.flatnonzero(~(shapely.is_missing(geometries) | shapely.is_empty(geometries)))
+    if len(valides) == 0:
+        return echelles
+    vers_degres = Transformer.from_crs(CRS_CALCUL, "EPSG:4326", always_xy=True)
+    longitudes, latitudes = vers_degres.transform(
+        shapely.get_x(geometries[valides]), shapely.get_y(geometries[valides])
+    )
+    loin = np.asarray(latitudes) < LATITUDE_MIN_METROPOLE
+    if loin.any():
+        facteurs = Proj(CRS_CALCUL).get_factors(np.asarray(longitudes)[loin], np.asarray(latitudes)[loin])
+        echelles[valides[loin]] = np.asarray(facteurs.meridional_scale)
+    return echelles

@@ -263,3 +263,17 @@ def test_comparaison_des_departements_identique_sans_decoupage(monkeypatch):
     decoupee = str(synthese.comparaison_departements())
     monkeypatch.setattr(module._Decoupage, "pour", lambda self, departement: self.situee)
     assert decoupee == str(synthese.comparaison_departements())
+
+
+def test_carte_trop_lourde_remplacee_par_la_statique_et_un_lien(tmp_path, monkeypatch):
+    """Au-delà du seuil, le rapport publié montre la carte statique et renvoie à carte.html."""
+    from observatoire import rapport as module
+
+    monkeypatch.setattr(module, "TAILLE_MAX_CARTE_INTEGREE", 1_000)
+    section = str(module.preparer_rapport("92", donnees=DEMO, sortie=tmp_path).carte())
+    assert "<iframe" not in section and "srcdoc" not in section
+    assert 'class="obs-carte-statique obs-visible"' in section
+    assert '<a href="carte.html">Ouvrir la carte interactive seule</a>' in section
+    assert (tmp_path / "carte.html").stat().st_size > 1_000
+    monkeypatch.setattr(module, "TAILLE_MAX_CARTE_INTEGREE", 10_000_000)
+    assert "srcdoc=" in str(module.preparer_rapport("92", donnees=DEMO, sortie=tmp_path).carte())

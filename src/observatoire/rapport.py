@@ -41,6 +41,7 @@ from .territoires import normaliser_departement
 
 __all__ = ["Rapport", "Section", "ecrire_ensemble", "preparer_rapport", "preparer_ensemble"]
 
+TAILLE_MAX_CARTE_INTEGREE = 1_000_000  # octets : au-delà, le rapport du lot renvoie à carte.html
 STYLE = """
 <style>
 .obs-bandeau{background:#fff4e5;border-left:5px solid #e69f00;padding:.6em 1em;margin:1em 0}
@@ -59,6 +60,7 @@ table.donnees.texte td{text-align:left}
 iframe.obs-carte-interactive{width:100%;height:620px;border:1px solid #d0d7de;border-radius:6px}
 .obs-note{font-size:.85em;color:#555;margin:.2em 0 1em}
 img.obs-carte-statique{display:none;max-width:100%}
+img.obs-carte-statique.obs-visible{display:block}
 @media print{iframe.obs-carte-interactive,.obs-liens{display:none}img.obs-carte-statique{display:block}
 .obs-duo{break-inside:avoid}}
 </style>
@@ -267,11 +269,19 @@ class Rapport:
                 self.sortie / "figures" / "carte.png",
                 palette=True,
             ).replace('class="graphique"', 'class="obs-carte-statique"', 1)
+        # Au-delà d'un mégaoctet (une synthèse nationale), le rapport publié ne contient pas la carte
+        # interactive : il montre la carte statique et renvoie à carte.html, posé à côté ; il reste
+        # sous 2 Mo et lisible seul (envoyé par courriel).
+        liee = self.sortie is not None and len(page.encode("utf-8")) > TAILLE_MAX_CARTE_INTEGREE
+        if liee:
+            statique = statique.replace(
+                'class="obs-carte-statique"', 'class="obs-carte-statique obs-visible"', 1
+            )
         return Section(
             rendre(
                 "carte.html.j2",
                 titre=titre,
-                page=page,
+                page="" if liee else page,
                 largeur_min=320,
                 hauteur=620,
                 statique=Markup(statique),
@@ -615,6 +625,7 @@ class Rapport:
             rendre(
                 "methode.html.j2",
                 distance=format_nombre(self.situee.distance_proximite_m),
+                outre_mer=any(c.startswith("97") for c in self.referentiel.departements_demandes),
                 demonstration=self.activite.demonstration,
                 centre=self.centre.nom if self.centre else "",
                 adherents=bool(self.centre and self.centre.adherents),

@@ -97,11 +97,22 @@ def test_rapport_html_autonome_leger_et_echappe(lot, territoire):
 
 @pytest.mark.lent
 def test_charge_xss_echappee_dans_la_carte(lot):
+    import html
+
+    def comme_le_lit_javascript(page: str) -> str:  # les chaînes JSON décodées par le navigateur
+        for code, caractere in (("0026", "&"), ("003c", "<"), ("003e", ">"), ("0027", "'")):
+            page = page.replace(f"\\u{code}", caractere)
+        return page
+
     carte = (lot[0]["dossier"] / "95" / "carte.html").read_text(encoding="utf-8")
-    assert CHARGE not in carte
-    assert "&lt;img src=x onerror=alert(1)&gt;" in carte  # le texte reste lisible, échappé
+    assert CHARGE not in carte and CHARGE not in comme_le_lit_javascript(carte)
+    # le texte reste lisible : échappé en HTML avant d'entrer dans les données de la carte
+    assert "&lt;img src=x onerror=alert(1)&gt;" in comme_le_lit_javascript(carte)
     rapport = (lot[0]["dossier"] / "95" / "rapport.html").read_text(encoding="utf-8")
-    assert CHARGE not in rapport and "&amp;lt;img src=x onerror=alert(1)&amp;gt;" in rapport
+    assert CHARGE not in rapport
+    integree = html.unescape(re.search(r'srcdoc="([^"]*)"', rapport)[1])
+    assert CHARGE not in comme_le_lit_javascript(integree)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in comme_le_lit_javascript(integree)
 
 
 @pytest.mark.lent

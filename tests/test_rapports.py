@@ -288,3 +288,17 @@ def test_carte_trop_lourde_remplacee_par_la_statique_et_un_lien(tmp_path, monkey
     assert (tmp_path / "carte.html").stat().st_size > 1_000
     monkeypatch.setattr(module, "TAILLE_MAX_CARTE_INTEGREE", 10_000_000)
     assert "srcdoc=" in str(module.preparer_rapport("92", donnees=DEMO, sortie=tmp_path).carte())
+
+
+@pytest.mark.lent
+def test_noyau_garde_d_un_territoire_a_l_autre_est_vide_et_arrete():
+    """Un noyau sert plusieurs notebooks du lot : aucun ne voit les variables du précédent."""
+    from observatoire.lot import _Noyaux
+
+    with _Noyaux(1) as noyaux:
+        noyau = noyaux.du_fil()
+        assert _Noyaux._executer(noyau, "fuite = 1\nassert 'observatoire' not in dir()")
+        assert noyaux.du_fil() is noyau  # le même processus, vidé
+        assert not _Noyaux._executer(noyau, "fuite")  # NameError : la variable a disparu
+        assert _Noyaux._executer(noyau, "import sys\nassert 'observatoire.rapport' in sys.modules")
+    assert not noyau.is_alive()

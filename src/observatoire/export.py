@@ -55,8 +55,16 @@ def normaliser_notebook(chemin: str | Path, remplacements: dict[str, str] | None
 
     carnet = nbformat.read(str(chemin), as_version=4)
     carnet.metadata.pop("papermill", None)
+    executees = 0
     for rang, cellule in enumerate(carnet.cells, start=1):
         cellule["id"] = f"cellule-{rang:03d}"
+        if cellule.get("execution_count") is not None:
+            # Numérotées 1, 2, 3… : le noyau du lot a pu servir à un autre notebook avant.
+            executees += 1
+            cellule["execution_count"] = executees
+            for sortie in cellule.get("outputs", []):
+                if "execution_count" in sortie:
+                    sortie["execution_count"] = executees
         cellule.metadata.pop("papermill", None)
         cellule.metadata.pop("execution", None)
         for ancien, nouveau in (remplacements or {}).items():

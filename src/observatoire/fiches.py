@@ -23,7 +23,7 @@ from .commun import ecrire_atomique
 from .erreurs import ErreurParametre
 from .exploration import seances_du_qpv
 from .formats import format_nombre, format_part
-from .gabarits import rendre
+from .gabarits import paragraphe, rendre
 from .graphiques import tableau_html
 from .indicateurs import couverture_qpv
 from .jointures import ActiviteSituee
@@ -139,7 +139,7 @@ class FicheQPV:
 
         if self.seances.empty:
             return Section(
-                _paragraphe(
+                paragraphe(
                     f"Aucune séance dans le quartier ni à moins de "
                     f"{format_nombre(self.situee.distance_proximite_m)} m en {self._annee()}."
                 )
@@ -167,7 +167,7 @@ class FicheQPV:
         par_public = self._participations_par_public()
         total = par_public.sum()
         if not total:
-            return Section(_paragraphe("Aucune participation venue de la ou des communes du quartier."))
+            return Section(paragraphe("Aucune participation venue de la ou des communes du quartier."))
         par_public = par_public.sort_values(ascending=False)
         tableau = pd.DataFrame(
             {
@@ -189,7 +189,7 @@ class FicheQPV:
 
         lieux = self._lieux_proches()
         if lieux.empty:
-            return Section(_paragraphe("Aucun lieu de séance placé par ses coordonnées."))
+            return Section(paragraphe("Aucun lieu de séance placé par ses coordonnées."))
         tableau = pd.DataFrame(
             {
                 "Lieu": lieux["nom"],
@@ -491,12 +491,6 @@ def _morceau(nom: str, *valeurs) -> str:
     from .gabarits import macro
 
     return str(macro("fiche.html.j2", nom)(*valeurs))
-
-
-def _paragraphe(texte: str) -> str:
-    from .gabarits import macro
-
-    return str(macro("rapport.html.j2", "paragraphe")(texte))
 
 
 def _indices_des_plus_proches(

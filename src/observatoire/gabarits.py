@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-__all__ = ["macro", "rendre", "rendre_page"]
+__all__ = ["macro", "paragraphe", "rendre", "rendre_page"]
 
 
 @lru_cache(maxsize=1)
@@ -42,3 +42,8 @@ def rendre_page(titre: str, corps_html: str) -> str:
 def macro(nom: str, macro: str):
     """Une macro d'un gabarit (``modeles/<nom>``) : l'appeler rend un fragment échappé."""
     return getattr(_environnement().get_template(nom).module, macro)
+
+
+def paragraphe(texte: str, classe: str | None = None, role: str | None = None) -> str:
+    """Un paragraphe ``<p>`` au texte échappé (macro ``paragraphe`` de ``modeles/rapport.html.j2``)."""
+    return str(macro("rapport.html.j2", "paragraphe")(texte, classe=classe, role=role))

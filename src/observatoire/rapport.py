@@ -21,7 +21,7 @@ from .centre import Centre, trouver_centre
 from .commun import chemin_affichable, version_observatoire
 from .erreurs import ErreurParametre
 from .formats import format_nombre, format_part
-from .gabarits import macro, rendre
+from .gabarits import macro, paragraphe, rendre
 from .graphiques import figure_html, graphique_barres, tableau_html
 from .indicateurs import (
     SYNTHESE,
@@ -142,7 +142,7 @@ class Rapport:
         """
         lignes = self._serie(indicateur)
         if lignes.empty or lignes["valeur"].sum() == 0:
-            return _paragraphe(f"{titre} : aucune donnée pour ce territoire.")
+            return paragraphe(f"{titre} : aucune donnée pour ce territoire.")
         lignes = _regrouper_queue(lignes, maximum)
         libelles = lignes["libelle"].to_numpy()
         valeurs = pd.Series(lignes["valeur"].to_numpy(), index=libelles)
@@ -327,7 +327,7 @@ class Rapport:
             }
         ).sort_values(["Participations", "Commune"])
         distance = format_nombre(self.situee.distance_proximite_m)
-        texte = _paragraphe(
+        texte = paragraphe(
             f"{format_nombre(self._v('qpv_seance_dedans'))} QPV ont accueilli au moins une séance, "
             f"{format_nombre(self._v('qpv_seance_proximite'))} autres en ont eu une à moins de {distance} m ; "
             f"{format_nombre(self._v('qpv') - self._v('qpv_atteints'))} QPV n'ont été atteints ni dedans ni à "
@@ -363,7 +363,7 @@ class Rapport:
             return ""
         table = couverture_adherents(self.situee, self.referentiel, self.territoire, self.centre.adherents)
         if table.empty:
-            return _paragraphe("Aucun adhérent du centre dans ce département.")
+            return paragraphe("Aucun adhérent du centre dans ce département.")
         tableau = pd.DataFrame(
             {
                 "Adhérent": table["nom"] + " (" + table["type"] + " " + table["code"] + ")",
@@ -374,7 +374,7 @@ class Rapport:
         atteints = table["atteint"].to_numpy(dtype=bool)
         return (
             _morceau("intertitre", "Adhérents du centre")
-            + _paragraphe(
+            + paragraphe(
                 f"{format_nombre(int(atteints.sum()))} adhérent(s) atteint(s) sur {format_nombre(len(table))} "
                 f"({format_part(self._v('adherents_atteints', colonne='part'))}) : au moins une participation "
                 "venue de ses communes ou une séance tenue sur son territoire."
@@ -392,13 +392,13 @@ class Rapport:
     def origines(self) -> Section:
         """Participations et demandes venues de l'extérieur du territoire, par département et région."""
         if self.territoire != SYNTHESE:
-            return Section(_paragraphe("Les origines hors du territoire sont détaillées dans la synthèse."))
+            return Section(paragraphe("Les origines hors du territoire sont détaillées dans la synthèse."))
         hors = self._v("participations_par_departement_origine", "autre")
         sur = f"sur {format_nombre(_zero(hors))} participations venues de l'extérieur du territoire"
         demandes = self._serie("demandes_hors_territoire_par_departement")["valeur"].sum()
         sur_demandes = f"sur {format_nombre(demandes)} demandes venues de l'extérieur du territoire"
         blocs = [
-            _paragraphe(
+            paragraphe(
                 f"{format_nombre(_zero(hors))} participations "
                 f"({format_part(self._v('participations_par_departement_origine', 'autre', 'part'))}) et "
                 f"{format_nombre(demandes)} demandes viennent de l'extérieur du territoire "
@@ -438,7 +438,7 @@ class Rapport:
         def n(*cles: str) -> int:
             return int(sum(placement.get(c, 0) for c in cles))
 
-        texte = _paragraphe(
+        texte = paragraphe(
             f"Précision des lieux : {format_nombre(n('coordonnees', 'numero'))} séance(s) placée(s) à "
             f"l'adresse (coordonnées saisies ou numéro géocodé), {format_nombre(n('rue', 'lieu-dit'))} à la rue "
             f"ou au lieu-dit, {format_nombre(n('commune'))} à la seule commune (centre de la commune ou "
@@ -454,7 +454,7 @@ class Rapport:
             seances["placement"].isin(["commune", "non_placee"]) & seances["code_commune"].isin(non_atteintes)
         ]
         if len(douteuses):
-            texte += _paragraphe(
+            texte += paragraphe(
                 f"{format_nombre(len(douteuses))} séance(s) sans lieu précis se sont tenues dans des communes "
                 "dont un QPV est compté « non atteint » : placées à leur adresse (observatoire geocoder), elles "
                 "pourraient en atteindre. Le nombre de QPV atteints est un minimum.",
@@ -511,13 +511,13 @@ class Rapport:
         connues = self._v("demandes") - _zero(self._v("demandes_par_origine", "inconnue"))
         sur_demandes = f"sur {format_nombre(self._v('demandes'))} demandes"
         if self.territoire == SYNTHESE:
-            texte = _paragraphe(
+            texte = paragraphe(
                 f"{format_nombre(self._v('demandes'))} demandes enregistrées ; "
                 f"{format_part(self._v('demandes_hors_territoire', colonne='part'))} des demandes d'origine "
                 f"connue ({format_nombre(connues)}) viennent de l'extérieur du territoire."
             )
         else:
-            texte = _paragraphe(
+            texte = paragraphe(
                 f"{format_nombre(self._v('demandes'))} demandes venues du département (les demandes "
                 "d'autres territoires et d'origine inconnue sont dans la synthèse)."
             )
@@ -554,7 +554,7 @@ class Rapport:
     def evolution(self) -> Section:
         """Évolution sur l'année précédente, si ses données sont fournies."""
         if self.precedente is None:
-            return Section(_paragraphe(f"Pas de données pour {self.annee - 1} : pas de comparaison."))
+            return Section(paragraphe(f"Pas de données pour {self.annee - 1} : pas de comparaison."))
         lignes = []
         for cle, nom in (
             ("participations", "Participations"),
@@ -670,7 +670,7 @@ def _note_arrondi(parts: pd.Series) -> str:
     affichees = parts.dropna().map(lambda p: float(format_part(p).split("\u202f")[0].replace(",", ".")))
     if len(affichees) < 2 or round(parts.dropna().sum(), 9) != 1 or affichees.sum() == 100:
         return ""
-    return _paragraphe(
+    return paragraphe(
         f"Parts arrondies à l'unité : leur somme fait {format_nombre(affichees.sum())} %, et non 100 %.",
         classe="obs-note",
     )
@@ -679,10 +679,6 @@ def _note_arrondi(parts: pd.Series) -> str:
 def _morceau(nom: str, *valeurs, **options) -> str:
     """Un morceau de section (macro de ``modeles/rapport.html.j2``, échappement automatique)."""
     return str(macro("rapport.html.j2", nom)(*valeurs, **options))
-
-
-def _paragraphe(texte: str, classe: str | None = None, role: str | None = None) -> str:
-    return _morceau("paragraphe", texte, classe=classe, role=role)
 
 
 def _signe(part: float) -> str:

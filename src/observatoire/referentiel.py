@@ -829,19 +829,25 @@ def echelle_lambert93(points) -> np.ndarray:
     numpy.ndarray
         Un facteur par point.
     """
-    from pyproj import Proj, Transformer
-
     geometries = np.asarray(points, dtype=object)
     echelles = np.ones(len(geometries))
     valides = np.flatnonzero(~(shapely.is_missing(geometries) | shapely.is_empty(geometries)))
     if len(valides) == 0:
         return echelles
-    vers_degres = Transformer.from_crs(CRS_CALCUL, "EPSG:4326", always_xy=True)
+    vers_degres, projection = _lambert93()
     longitudes, latitudes = vers_degres.transform(
         shapely.get_x(geometries[valides]), shapely.get_y(geometries[valides])
     )
     loin = np.asarray(latitudes) < LATITUDE_MIN_METROPOLE
     if loin.any():
-        facteurs = Proj(CRS_CALCUL).get_factors(np.asarray(longitudes)[loin], np.asarray(latitudes)[loin])
+        facteurs = projection.get_factors(np.asarray(longitudes)[loin], np.asarray(latitudes)[loin])
         echelles[valides[loin]] = np.asarray(facteurs.meridional_scale)
     return echelles
+
+
+@lru_cache(maxsize=1)
+def _lambert93():
+    """Transformation vers WGS84 et projection Lambert-93, construites une fois (2,8 ms chacune)."""
+    from pyproj import Proj, Transformer
+
+    return Transformer.from_crs(CRS_CALCUL, "EPSG:4326", always_xy=True), Proj(CRS_CALCUL)

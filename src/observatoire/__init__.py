@@ -15,19 +15,19 @@ __version__ = "0.1.0"
 
 # Nom public → module qui le définit, dans l'ordre du traitement.
 _MODULES = {
-    "ErreurDonnees": "erreurs",
-    "ErreurObservatoire": "erreurs",
-    "ErreurParametre": "erreurs",
-    "ErreurReferentiel": "erreurs",
-    "Parametres": "parametres",
-    "normaliser_departement": "territoires",
-    "Referentiel": "referentiel",
-    "charger_referentiel": "referentiel",
-    "installer_referentiel": "referentiel",
-    "verifier_referentiel": "referentiel",
-    "telecharger_referentiel": "telechargement",
-    "Activite": "activite",
-    "lire_activite": "activite",
+    "ErreurDonnees": "commun.erreurs",
+    "ErreurObservatoire": "commun.erreurs",
+    "ErreurParametre": "commun.erreurs",
+    "ErreurReferentiel": "commun.erreurs",
+    "Parametres": "commun.parametres",
+    "normaliser_departement": "commun.codes",
+    "Referentiel": "referentiel.chargement",
+    "charger_referentiel": "referentiel.chargement",
+    "installer_referentiel": "referentiel.installation",
+    "verifier_referentiel": "referentiel.verification",
+    "telecharger_referentiel": "referentiel.telechargement",
+    "Activite": "activite.lecture",
+    "lire_activite": "activite.lecture",
     "ActiviteSituee": "jointures",
     "apparier_qpv": "jointures",
     "rattacher_qpv": "jointures",
@@ -35,23 +35,31 @@ _MODULES = {
     "situer_demandes": "jointures",
     "situer_origines": "jointures",
     "situer_seances": "jointures",
-    "calculer_indicateurs": "indicateurs",
-    "couverture_communes_pv": "indicateurs",
-    "couverture_qpv": "indicateurs",
-    "ecrire_indicateurs": "indicateurs",
-    "valeur": "indicateurs",
+    "calculer_indicateurs": "indicateurs.calcul",
+    "ecrire_indicateurs": "indicateurs.calcul",
+    "valeur": "indicateurs.calcul",
+    "couverture_communes_pv": "indicateurs.couverture",
+    "couverture_qpv": "indicateurs.couverture",
+    "Ensemble": "ensemble",
     "Rapport": "rapport",
     "preparer_rapport": "rapport",
-    "produire_rapports": "lot",
+    "FicheQPV": "fiches",
+    "preparer_fiche": "fiches",
+    "Exploration": "exploration",
+    "explorer": "exploration",
+    "produire_rapports": "publication.lot",
 }
 
 __all__ = [
     "Activite",
     "ActiviteSituee",
+    "Ensemble",
     "ErreurDonnees",
     "ErreurObservatoire",
     "ErreurParametre",
     "ErreurReferentiel",
+    "Exploration",
+    "FicheQPV",
     "Parametres",
     "Rapport",
     "Referentiel",
@@ -61,9 +69,11 @@ __all__ = [
     "couverture_communes_pv",
     "couverture_qpv",
     "ecrire_indicateurs",
+    "explorer",
     "installer_referentiel",
     "lire_activite",
     "normaliser_departement",
+    "preparer_fiche",
     "preparer_rapport",
     "produire_rapports",
     "rattacher_qpv",
@@ -90,15 +100,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pour les vérificateurs de types et les éditeurs
-    from .activite import Activite, lire_activite
-    from .erreurs import ErreurDonnees, ErreurObservatoire, ErreurParametre, ErreurReferentiel
-    from .indicateurs import (
-        calculer_indicateurs,
-        couverture_communes_pv,
-        couverture_qpv,
-        ecrire_indicateurs,
-        valeur,
-    )
+    from .activite.lecture import Activite, lire_activite
+    from .commun.codes import normaliser_departement
+    from .commun.erreurs import ErreurDonnees, ErreurObservatoire, ErreurParametre, ErreurReferentiel
+    from .commun.parametres import Parametres
+    from .ensemble import Ensemble
+    from .exploration import Exploration, explorer
+    from .fiches import FicheQPV, preparer_fiche
+    from .indicateurs.calcul import calculer_indicateurs, ecrire_indicateurs, valeur
+    from .indicateurs.couverture import couverture_communes_pv, couverture_qpv
     from .jointures import (
         ActiviteSituee,
         apparier_qpv,
@@ -108,9 +118,9 @@ if TYPE_CHECKING:  # pour les vérificateurs de types et les éditeurs
         situer_origines,
         situer_seances,
     )
-    from .lot import produire_rapports
-    from .parametres import Parametres
+    from .publication.lot import produire_rapports
     from .rapport import Rapport, preparer_rapport
-    from .referentiel import Referentiel, charger_referentiel, installer_referentiel, verifier_referentiel
-    from .telechargement import telecharger_referentiel
-    from .territoires import normaliser_departement
+    from .referentiel.chargement import Referentiel, charger_referentiel
+    from .referentiel.installation import installer_referentiel
+    from .referentiel.telechargement import telecharger_referentiel
+    from .referentiel.verification import verifier_referentiel

@@ -1,27 +1,33 @@
 """Ligne de commande ``observatoire`` : messages en français, jamais de trace Python.
 
-Codes de sortie : 0 réussi ; 1 données invalides ou rapport en échec ; 2 usage ou paramètre
-invalide ; 130 interrompu. Une erreur inattendue est résumée en une phrase et son détail
-technique écrit dans un journal dont le chemin est affiché.
+Codes de sortie : 0 réussi ; 1 données invalides, rapport en échec, disque plein ou droits
+refusés ; 2 usage ou paramètre invalide (dont une sortie qui toucherait une entrée) ; 130
+interrompu (Ctrl-C), 143 arrêté (SIGTERM). Une erreur inattendue est résumée en une phrase et
+son détail technique écrit dans un journal dont le chemin est affiché.
+
+Chaque commande importe ses modules au moment de s'exécuter : ``observatoire --help`` et une
+erreur d'usage répondent sans charger pandas, geopandas ni papermill.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import traceback
 from pathlib import Path
 
-from .erreurs import ErreurDonnees, ErreurObservatoire, ErreurParametre
-from .parametres import (
+from .commun.erreurs import ErreurDonnees, ErreurObservatoire, ErreurParametre, message_systeme
+from .commun.parametres import (
     ANNEE_PAR_DEFAUT,
     DISTANCE_PROXIMITE_M,
     DONNEES_PAR_DEFAUT,
     JOBS_PAR_DEFAUT,
     SORTIE_PAR_DEFAUT,
 )
+from .commun.typographie import typographier
 
 __all__ = ["main"]
 
@@ -51,12 +57,21 @@ def _traduire(message: str) -> str:
     return _TRADUCTIONS.get(message, message)
 
 
+def dire(*morceaux: object, erreur: bool = False) -> None:
+    """Écrit un message en typographie française (sortie standard, ou d'erreur)."""
+    print(
+        typographier(" ".join(str(m) for m in morceaux)),
+        file=sys.stderr if erreur else sys.stdout,
+        flush=True,
+    )
+
+
 class _Parseur(argparse.ArgumentParser):
     """Analyseur dont les erreurs sont en français (code 2)."""
 
     def error(self, message: str):  # noqa: D102 - même contrat qu'argparse
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog} : erreur : {message}\nAide : {self.prog} --help\n")
+        self.exit(2, typographier(f"{self.prog} : erreur : {message}\nAide : {self.prog} --help") + "\n")
 
 
 def _parseur() -> argparse.ArgumentParser:
@@ -97,7 +112,9 @@ def _parseur() -> argparse.ArgumentParser:
     valider.add_argument("--sortie", type=Path, help="dossier où écrire la liste des problèmes (CSV)")
     valider.add_argument("--referentiel", type=Path, help="dossier du référentiel installé")
 
-    demo = commandes.add_parser("demo", help="écrire un jeu de démonstration")
+    demo = commandes.add_parser(
+        "demo", help="écrire un jeu de démonstration (dans un dossier vide ou de démonstration)"
+    )
     demo.add_argument(
         "--territoire",
         default="",
@@ -120,7 +137,13 @@ def _parseur() -> argparse.ArgumentParser:
     )
     geocoder.add_argument("--accepter", action="store_true", help="accepter les résultats à vérifier")
     geocoder.add_argument("--score-min", default="0.7", help="score minimal d'un résultat sûr (0 à 1)")
-    geocoder.add_argument("--url", default=None, help=argparse.SUPPRESS)
+    geocoder.add_argument(
+        "--url",
+        default=None,
+        help="géocodeur CSV (par défaut celui de l'IGN Géoplateforme, https://data.geopf.fr/geocodage/search/csv ; "
+        "ancienne adresse : https://api-adresse.data.gouv.fr/search/csv/ ; aussi OBSERVATOIRE_URL_BAN)",
+    )
+    geocoder.add_argument("--referentiel", type=Path, help="dossier du référentiel installé")
 
     fiches = commandes.add_parser("fiches", help="une page HTML par quartier prioritaire (fiche QPV)")
     fiches.add_argument("--annee", default=ANNEE_PAR_DEFAUT)
@@ -143,32 +166,56 @@ def _parseur() -> argparse.ArgumentParser:
     rapports.add_argument(
         "--distance", default=DISTANCE_PROXIMITE_M, help="distance de proximité (m, 0 à 5 000)"
     )
+    rapports.add_argument(
+        "--formats",
+        nargs="+",
+        help="formats à produire en plus de la page HTML, de la carte et du CSV : pdf, xlsx (par défaut, tous)",
+    )
     rapports.add_argument("--sans-pdf", action="store_true", help="ne pas produire les PDF")
     return parseur
+
+
+class _Arret(KeyboardInterrupt):
+    """SIGTERM reçu : traité comme Ctrl-C (le lot rend son verrou et efface ses dossiers temporaires)."""
+
+
+def _arreter(signal_recu, _cadre) -> None:
+    raise _Arret(signal_recu)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Point d'entrée de la commande ``observatoire``."""
     arguments = _parseur().parse_args(argv)
+    precedent = signal.signal(signal.SIGTERM, _arreter)
     try:
         return _executer(arguments)
     except ErreurDonnees as erreur:
-        print(f"Erreur : {erreur}", file=sys.stderr)
+        dire(f"Erreur : {erreur}", erreur=True)
         return 1
     except ErreurObservatoire as erreur:
-        print(f"Erreur : {erreur}", file=sys.stderr)
+        dire(f"Erreur : {erreur}", erreur=True)
         return 2
-    except KeyboardInterrupt:
-        print("Interrompu.", file=sys.stderr)
-        return 130
+    except OSError as erreur:
+        dire(f"Erreur : {message_systeme(erreur)}", erreur=True)
+        return 1
+    except KeyboardInterrupt as interruption:
+        arret = isinstance(interruption, _Arret)
+        dire(
+            f"{'Arrêté (signal TERM)' if arret else 'Interrompu'} : rien n'a été publié ni modifié ; l'année en place "
+            "et les données d'entrée sont intactes.",
+            erreur=True,
+        )
+        return 143 if arret else 130
     except Exception as erreur:  # dernier filet : une phrase, le détail dans un journal
         journal = _journal(erreur)
-        print(
+        dire(
             f"Erreur inattendue ({type(erreur).__name__}) : {_abreger(str(erreur))}\n"
             f"Détail technique dans {journal} (à joindre à un signalement).",
-            file=sys.stderr,
+            erreur=True,
         )
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, precedent)
 
 
 def _journal(erreur: BaseException) -> Path:
@@ -197,12 +244,12 @@ def _options_territoire(parseur, region: bool = True) -> None:
 
 def _departements_du_territoire(arguments):
     """Départements demandés, sinon ceux du centre (``--donnees``), sinon rien (la fonction le dit)."""
+    from .activite.centre import NOM_FICHIER_CENTRE, trouver_centre  # import différé : --help reste rapide
+    from .commun.parametres import resoudre_chemin
+
     if arguments.departements:
         return arguments.departements
     if arguments.donnees:
-        from .centre import NOM_FICHIER_CENTRE, trouver_centre
-        from .parametres import resoudre_chemin
-
         centre = trouver_centre(resoudre_chemin(arguments.donnees))
         if centre is None:
             raise ErreurParametre(
@@ -214,61 +261,65 @@ def _departements_du_territoire(arguments):
 
 
 def _executer(arguments) -> int:
-    if arguments.commande == "referentiel":
-        return _referentiel(arguments)
-    if arguments.commande == "valider":
-        return _valider(arguments)
-    if arguments.commande == "demo":
-        return _demo(arguments)
-    if arguments.commande == "centre":
-        from .centre import creer_centre
+    commandes = {
+        "referentiel": _referentiel,
+        "valider": _valider,
+        "demo": _demo,
+        "centre": _centre,
+        "geocoder": _geocoder,
+        "fiches": _fiches,
+        "rapports": _rapports,
+    }
+    return commandes[arguments.commande](arguments)
 
-        chemin = creer_centre(
-            arguments.donnees,
-            arguments.nom,
-            arguments.departements,
-            libelle=arguments.libelle,
-            adherents=arguments.adherents,
-        )
-        print(
-            f"Configuration du centre écrite : {chemin}. Relisez-la (adhérents), puis installez son référentiel."
-        )
-        return 0
-    if arguments.commande == "geocoder":
-        return _geocoder(arguments)
-    if arguments.commande == "fiches":
-        return _fiches(arguments)
-    if arguments.commande == "rapports":
-        from .lot import produire_rapports
 
-        bilan = produire_rapports(_parametres(arguments), progression=True, pdf=not arguments.sans_pdf)
-        return 0 if bilan["publie"] else 1
-    raise AssertionError(arguments.commande)
+def _centre(arguments) -> int:
+    from .activite.centre import creer_centre  # import différé : --help reste rapide
+
+    chemin = creer_centre(
+        arguments.donnees,
+        arguments.nom,
+        arguments.departements,
+        libelle=arguments.libelle,
+        adherents=arguments.adherents,
+    )
+    dire(
+        f"Configuration du centre écrite : {chemin}. Relisez-la (adhérents), puis installez son référentiel."
+    )
+    return 0
+
+
+def _rapports(arguments) -> int:
+    from .publication.lot import produire_rapports  # import différé : --help reste rapide
+
+    bilan = produire_rapports(
+        _parametres(arguments), progression=True, pdf=not arguments.sans_pdf, formats=arguments.formats
+    )
+    return 0 if bilan["publie"] else 1
 
 
 def _demo(arguments) -> int:
+    from .demo.pole_ressources import ecrire_demo  # import différé : --help reste rapide
+    from .demo.territoire import TERRITOIRES_DEMO, ecrire_demo_territoire
+
     if not arguments.territoire:
-        from .demo import ecrire_demo
-
         dossier = ecrire_demo(arguments.sortie or Path("data/demo"), referentiel=arguments.referentiel)
-        print(f"Jeu de démonstration écrit dans {dossier} (CSV et classeur .xlsx).")
+        dire(f"Jeu de démonstration écrit dans {dossier} (CSV et classeur .xlsx).")
         return 0
-    from .demo_territoire import TERRITOIRES_DEMO, ecrire_demo_territoire
-
     if arguments.territoire not in TERRITOIRES_DEMO:
         raise ErreurParametre(
-            f"Territoire de démonstration inconnu : {arguments.territoire!r} (disponibles : "
+            f"Territoire de démonstration inconnu : « {arguments.territoire} » (disponibles : "
             f"{', '.join(TERRITOIRES_DEMO)})."
         )
     sortie = arguments.sortie or Path(f"data/demo-{arguments.territoire}")
     dossier = ecrire_demo_territoire(arguments.territoire, sortie, referentiel=arguments.referentiel)
-    print(f"Jeu de démonstration « {arguments.territoire} » écrit dans {dossier} (observatoire.toml et CSV).")
+    dire(f"Jeu de démonstration « {arguments.territoire} » écrit dans {dossier} (observatoire.toml et CSV).")
     return 0
 
 
 def _parametres(arguments):
     """Les ``Parametres`` d'une commande : ses options de même nom (les autres par défaut)."""
-    from .parametres import Parametres
+    from .commun.parametres import Parametres
 
     champs = {
         nom: getattr(arguments, nom)
@@ -281,21 +332,38 @@ def _parametres(arguments):
 
 
 def _referentiel(arguments) -> int:
-    from . import referentiel
+    from .commun.garde import entrees_des_donnees, verifier_sorties  # import différé : --help reste rapide
+    from .commun.typographie import format_nombre, tableau_texte
+    from .referentiel.chargement import charger_referentiel
+    from .referentiel.couches import dossier_referentiel_par_defaut
+    from .referentiel.installation import installer_referentiel
+    from .referentiel.verification import verifier_referentiel
 
     if arguments.action == "installer":
-        manifeste = referentiel.installer_referentiel(
-            arguments.depuis,
-            arguments.vers,
-            departements=_departements_du_territoire(arguments),
-            region=arguments.region,
+        departements = _departements_du_territoire(arguments)
+        if arguments.donnees:
+            verifier_sorties(
+                [("le dossier du référentiel (--vers)", arguments.vers or dossier_referentiel_par_defaut())],
+                entrees_des_donnees(arguments.donnees),
+            )
+        manifeste = installer_referentiel(
+            arguments.depuis, arguments.vers, departements=departements, region=arguments.region
         )
-        print(f"Référentiel installé depuis {arguments.depuis} pour {', '.join(manifeste['departements'])} :")
-        for nom, couche in manifeste["couches"].items():
-            print(f"  {nom:<13} {couche['entites']:>6} entités  sha256 {couche['sha256'][:12]}…")
+        dire(f"Référentiel installé depuis {arguments.depuis} pour {', '.join(manifeste['departements'])} :")
+        print(
+            tableau_texte(
+                ["Couche", "Entités", "sha256"],
+                [
+                    [nom, format_nombre(c["entites"]), c["sha256"][:12] + "…"]
+                    for nom, c in manifeste["couches"].items()
+                ],
+            )
+        )
+        for nom, raison in manifeste.get("absentes", {}).items():
+            dire(f"Couche {nom} non installée : {raison}.")
         return 0
     if arguments.action == "telecharger":
-        from .telechargement import URL_DATAGOUV, URL_GEOAPI, telecharger_referentiel
+        from .referentiel.telechargement import URL_DATAGOUV, URL_GEOAPI, telecharger_referentiel
 
         departements = _departements_du_territoire(arguments)
         if not departements:
@@ -308,26 +376,58 @@ def _referentiel(arguments) -> int:
             url_datagouv=arguments.url_datagouv or URL_DATAGOUV,
             url_geoapi=arguments.url_geoapi or URL_GEOAPI,
         )
-        print(f"Référentiel téléchargé et installé ({len(manifeste['couches'])} couches).")
+        dire(f"Référentiel téléchargé et installé ({len(manifeste['couches'])} couches).")
+        for nom, raison in manifeste.get("absentes", {}).items():
+            dire(f"Couche {nom} non installée : {raison}.")
         return 0
-    tableau = referentiel.verifier_referentiel(arguments.dossier)
-    charge = referentiel.charger_referentiel(None, arguments.dossier)
-    print(
+    tableau = verifier_referentiel(arguments.dossier)
+    charge = charger_referentiel(None, arguments.dossier)
+    dire(
         f"Contrôle du référentiel (QPV {charge.millesime_qpv}, COG {charge.millesime_cog}) : territoire "
         f"{', '.join(charge.departements_demandes)}"
     )
-    print(tableau.to_string(index=False))
+    colonnes = {
+        "departement": "Département",
+        "qpv": "QPV",
+        "communes": "Communes",
+        "epci": "EPCI",
+        "population_qpv": "Habitants des QPV",
+        "qpv_avec_contexte": "QPV avec contexte",
+        "qpv_avec_statut": "QPV avec statut 2024",
+        "geometries_invalides": "Géométries invalides",
+        "qpv_hors_communes": "QPV hors de leurs communes",
+        "statut": "Statut",
+    }
     print(
-        f"Tables nationales : {len(charge.communes_france)} communes, {len(charge.departements_france)} "
-        f"départements, {len(charge.communes_anciennes)} anciens codes de communes."
+        tableau_texte(
+            [colonnes[c] for c in colonnes if c in tableau.columns],
+            [
+                [
+                    format_nombre(v) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+                    for v in ligne
+                ]
+                for ligne in tableau[[c for c in colonnes if c in tableau.columns]].itertuples(index=False)
+            ],
+        )
     )
+    dire(
+        f"Tables nationales : {format_nombre(len(charge.communes_france))} communes, "
+        f"{format_nombre(len(charge.departements_france))} départements, "
+        f"{format_nombre(len(charge.communes_anciennes))} anciens codes de communes."
+    )
+    for couche, nom in (
+        ("qpv_contexte", "Population et indicateurs des QPV"),
+        ("qpv_correspondance", "Correspondance QPV 2024 → 2015"),
+    ):
+        if couche not in charge.provenance.get("couches", {}):
+            dire(f"{nom} : non installée ({charge.raison_absence(couche)}).")
     return 0 if (tableau["statut"] == "ok").all() else 1
 
 
-def _source_a_valider(arguments) -> tuple[Path, int | None]:
-    """Le dossier ou classeur à lire, comme ``rapports`` le trouverait, et l'année."""
-    from .activite import chemin_donnees_annee
-    from .parametres import Parametres, resoudre_chemin
+def _source_a_valider(arguments) -> tuple[Path, int | None, Path]:
+    """Le dossier ou classeur à lire, comme ``rapports`` le trouverait, l'année et le chemin donné."""
+    from .activite.lecture import annees_disponibles, chemin_donnees_annee  # import différé
+    from .commun.parametres import Parametres, resoudre_chemin
 
     if arguments.chemin and arguments.donnees:
         raise ErreurParametre("Donnez le chemin des données une seule fois (argument ou --donnees).")
@@ -340,27 +440,44 @@ def _source_a_valider(arguments) -> tuple[Path, int | None]:
     chemin = resoudre_chemin(chemin)
     if not chemin.exists():
         raise ErreurParametre(f"Données introuvables : {chemin}.")
+    trouvees = annees_disponibles(chemin)
     if annee is None:
-        return chemin, None
+        if trouvees and not (chemin / "actions.csv").is_file():
+            raise ErreurParametre(
+                f"{chemin.name} est un dossier de données qui contient plusieurs années : "
+                f"{', '.join(map(str, trouvees))}. Choisissez-en une avec --annee (par exemple --annee {trouvees[-1]})."
+            )
+        return chemin, None, chemin
     trouve = chemin_donnees_annee(chemin, annee)
     if trouve is None:
+        ailleurs = f" Années trouvées : {', '.join(map(str, trouvees))}." if trouvees else ""
         raise ErreurParametre(
-            f"Aucune donnée pour {annee} dans {chemin} : attendu {annee}/ (dossier de CSV) ou activite_{annee}.xlsx."
+            f"Aucune donnée pour {annee} dans {chemin} : attendu {annee}/ (dossier de CSV) ou activite_{annee}.xlsx.{ailleurs}"
         )
     classeur = chemin / f"activite_{annee}.xlsx"
     if trouve == chemin / str(annee) and classeur.exists():
-        print(
+        dire(
             f"Le dossier {trouve.name}/ et le classeur {classeur.name} existent tous deux : le dossier de CSV est "
             "lu (c'est lui que « rapports » utilise)."
         )
-    return trouve, annee
+    return trouve, annee, chemin
 
 
 def _valider(arguments) -> int:
-    from .activite import lire_activite
-    from .commun import ecrire_csv
+    from .activite.lecture import lire_activite  # import différé : --help reste rapide
+    from .commun.fichiers import ecrire_csv
+    from .commun.garde import entrees_des_donnees, verifier_sorties
+    from .commun.typographie import nombre_de
+    from .referentiel.couches import dossier_referentiel_par_defaut
 
-    source, annee = _source_a_valider(arguments)
+    source, annee, donne = _source_a_valider(arguments)
+    if arguments.sortie:
+        racine = donne.parent if donne.is_file() or (donne / "actions.csv").is_file() else donne
+        verifier_sorties(
+            [("le dossier de sortie (--sortie)", arguments.sortie)],
+            entrees_des_donnees(racine, referentiel=arguments.referentiel or dossier_referentiel_par_defaut())
+            + entrees_des_donnees(source),
+        )
     try:
         activite = lire_activite(source, annee=annee, tolerant=True, referentiel=arguments.referentiel)
     except ErreurDonnees as erreur:  # structure illisible : rien n'est lu
@@ -368,44 +485,41 @@ def _valider(arguments) -> int:
             _afficher_problemes(erreur.problemes)
             _ecrire_problemes(erreur.problemes, arguments.sortie, ecrire_csv)
         raise
-    print(activite.resume())
+    print(typographier(activite.resume()))
     _afficher_problemes(activite.problemes)
     _ecrire_problemes(activite.problemes, arguments.sortie, ecrire_csv)
     if arguments.tolerant:
+        ecartees = len(activite.rejets)
         if arguments.sortie:
             ecrire_csv(activite.rejets, arguments.sortie / "rejets.csv")
-            print(
-                f"Mode tolérant : {len(activite.rejets)} ligne(s) écartée(s), détail dans {arguments.sortie / 'rejets.csv'}"
+            dire(
+                f"Mode tolérant : {nombre_de(ecartees, 'ligne écartée', 'lignes écartées')} ; le détail est dans "
+                f"{arguments.sortie / 'rejets.csv'}."
             )
         else:
-            print(
-                f"Mode tolérant : {len(activite.rejets)} ligne(s) seraient écartées (--sortie pour les lister)."
-            )
+            verbe = "serait écartée" if ecartees < 2 else "seraient écartées"
+            dire(f"Mode tolérant : {nombre_de(ecartees, 'ligne')} {verbe} (--sortie pour les lister).")
         return 0
     return 1 if activite.nombre_erreurs else 0
 
 
 def _afficher_problemes(problemes) -> None:
+    from .activite.lecture import decrire_probleme  # import différé : --help reste rapide
+    from .commun.typographie import format_nombre
+
     if problemes is None or not len(problemes):
         return
     for gravite, titre in (("erreur", "Erreurs"), ("avertissement", "Avertissements")):
         partie = problemes[problemes["gravite"] == gravite]
         if not len(partie):
             continue
-        print(f"{titre} ({len(partie)}) :")
+        dire(f"{titre} ({format_nombre(len(partie))}) :")
         for probleme in partie.head(PROBLEMES_AFFICHES).itertuples():
-            lieu = (
-                f"{probleme.fichier}, ligne {probleme.ligne}"
-                if str(probleme.ligne) not in ("", "nan")
-                else probleme.fichier
-            )
-            colonne = f", colonne « {probleme.colonne} »" if str(probleme.colonne) not in ("", "nan") else ""
-            valeur = (
-                f", valeur « {_abreger(probleme.valeur)} »" if str(probleme.valeur) not in ("", "nan") else ""
-            )
-            print(f"  - {lieu}{colonne}{valeur} : {probleme.message} {probleme.correction}".rstrip())
+            dire(f"  - {decrire_probleme(probleme)}")
         if len(partie) > PROBLEMES_AFFICHES:
-            print(f"  … et {len(partie) - PROBLEMES_AFFICHES} autre(s) (liste complète avec --sortie).")
+            dire(
+                f"  … et {format_nombre(len(partie) - PROBLEMES_AFFICHES)} autres : la liste complète est écrite avec --sortie."
+            )
 
 
 def _ecrire_problemes(problemes, sortie: Path | None, ecrire_csv) -> None:
@@ -413,47 +527,49 @@ def _ecrire_problemes(problemes, sortie: Path | None, ecrire_csv) -> None:
         return
     if sortie.exists() and not sortie.is_dir():
         raise ErreurParametre(f"--sortie doit être un dossier : {sortie} est un fichier.")
-    try:
-        chemin = ecrire_csv(problemes, sortie / "problemes_validation.csv")
-    except OSError as erreur:
-        raise ErreurParametre(f"Impossible d'écrire dans {sortie} ({erreur.strerror}).") from erreur
-    print(f"Liste complète des problèmes : {chemin}")
+    chemin = ecrire_csv(problemes, sortie / "problemes_validation.csv")
+    dire(f"Liste complète des problèmes : {chemin}")
 
 
 def _fiches(arguments) -> int:
-    import shutil
+    import shutil  # import différé : --help reste rapide
     import time
 
-    from .commun import appliquer_droits, remplacer_dossier
+    from .commun.fichiers import appliquer_droits, remplacer_dossier
+    from .commun.garde import entrees_des_donnees, verifier_sorties
+    from .commun.typographie import format_duree, nombre_de
+    from .ensemble import Ensemble
     from .fiches import ecrire_fiches
-    from .rapport import preparer_ensemble
 
     parametres = _parametres(arguments)
     debut = time.perf_counter()
-    ensemble = preparer_ensemble(parametres)
     cible = arguments.sortie.expanduser().resolve()
+    verifier_sorties(
+        [("le dossier des fiches (--sortie)", cible)],
+        entrees_des_donnees(parametres.chemin_donnees, (parametres.annee, parametres.annee - 1)),
+    )
+    ensemble = Ensemble.preparer(parametres)
+    verifier_sorties(
+        [("le dossier des fiches (--sortie)", cible)], entrees_des_donnees(ensemble.dossier_referentiel)
+    )
+    cible.parent.mkdir(parents=True, exist_ok=True)
+    temporaire = Path(tempfile.mkdtemp(prefix=f".fiches-{parametres.annee}-", dir=cible.parent))
     try:
-        cible.parent.mkdir(parents=True, exist_ok=True)
-        temporaire = Path(tempfile.mkdtemp(prefix=f".fiches-{parametres.annee}-", dir=cible.parent))
-    except OSError as erreur:
-        raise ErreurParametre(f"Impossible d'écrire dans {arguments.sortie} ({erreur.strerror}).") from erreur
-    try:
-        ecrites = ecrire_fiches(
-            ensemble["situee"], ensemble["referentiel"], temporaire, ensemble["parametres"].departements
-        )
+        ecrites = ecrire_fiches(ensemble, temporaire, dans_un_lot=False)
         appliquer_droits(temporaire)
-        remplacer_dossier(temporaire, cible)
+        remplacer_dossier(temporaire, cible, "fiches")
     finally:
         shutil.rmtree(temporaire, ignore_errors=True)
-    print(
-        f"{len(ecrites)} fiche(s) QPV écrite(s) dans {cible} ({time.perf_counter() - debut:.1f} s) : "
-        f"ouvrir {cible / 'index.html'}."
+    dire(
+        f"{nombre_de(len(ecrites), 'fiche QPV écrite', 'fiches QPV écrites')} dans {cible} "
+        f"({format_duree(time.perf_counter() - debut)}) : ouvrir {cible / 'index.html'}."
     )
     return 0
 
 
 def _geocoder(arguments) -> int:
-    from .geocodage import SCORE_MIN, URL_BAN, geocoder
+    from .activite.geocodage import SCORE_MIN, URL_BAN, geocoder  # import différé : --help reste rapide
+    from .referentiel.chargement import charger_referentiel
 
     try:
         score_min = float(str(arguments.score_min).replace(",", "."))
@@ -463,12 +579,19 @@ def _geocoder(arguments) -> int:
         raise ErreurParametre(
             f"--score-min doit être un nombre de 0 à 1 (reçu {arguments.score_min}) ; {SCORE_MIN} par défaut."
         )
+    try:
+        referentiel = charger_referentiel(None, arguments.referentiel)
+    except ErreurObservatoire:
+        referentiel = (
+            None  # sans référentiel, seules la lecture et les bornes des coordonnées sont contrôlées
+        )
     bilan = geocoder(
         arguments.annee_donnees,
         url=arguments.url or os.environ.get("OBSERVATOIRE_URL_BAN") or URL_BAN,
         accepter=arguments.accepter,
         score_min=score_min,
+        referentiel=referentiel,
     )
-    print(bilan.resume())
-    print(f"Registre des lieux : {bilan.registre}")
+    dire(bilan.resume())
+    dire(f"Registre des lieux : {bilan.registre}")
     return 0

@@ -1,39 +1,74 @@
 """Fiche d'un quartier prioritaire : la page qu'une chargée de mission ouvre avant de rencontrer
 une ville.
 
-Pour un QPV : son périmètre et ses voisins sur une carte, les séances tenues dedans ou à moins de
-D mètres (dates, actions, distance), les participations venues de sa ou ses communes, les lieux
-du centre les plus proches, et sa place parmi les QPV de son département. ``FicheQPV`` donne
-chaque section (notebook ``fiche_qpv.ipynb``) et la page entière (``ecrire_fiches``).
+Pour un QPV : le quartier lui-même (population, pauvreté, emploi, logement, CAF, chacun à côté
+des médianes des QPV du département et du territoire, avec sa source et son millésime ; son
+statut 2024 et ses prédécesseurs de 2015), l'activité en bref, son périmètre et ses voisins sur
+une carte, les séances tenues dedans ou à moins de D mètres, les participations venues de sa ou
+ses communes, les lieux du centre les plus proches, et sa place parmi les QPV de son
+département. ``FicheQPV`` donne chaque section (notebook ``fiche_qpv.ipynb``), ``ecrire_fiches``
+toutes les pages d'un lot.
 """
 
 from __future__ import annotations
 
-import html
-import json
 from functools import cached_property
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from markupsafe import Markup
 
-from .commun import ecrire_atomique
-from .erreurs import ErreurParametre
-from .exploration import seances_du_qpv
-from .formats import format_nombre, format_part
-from .gabarits import paragraphe, rendre
-from .graphiques import tableau_html
-from .indicateurs import couverture_qpv
-from .jointures import ActiviteSituee
-from .referentiel import Referentiel, echelle_lambert93
-from .vocabulaires import libelle
+from .activite.vocabulaires import libelle
+from .commun.erreurs import ErreurParametre
+from .commun.fichiers import ecrire_atomique
+from .commun.parametres import Parametres
+from .commun.typographie import format_date, format_distance, format_nombre, format_part, nombre_de
+from .ensemble import Ensemble
+from .indicateurs.couverture import couverture_qpv, seances_du_qpv
+from .presentation.carte_quartier import page_carte_quartier
+from .presentation.cartes import fichiers_leaflet
+from .presentation.gabarits import Section, macro, paragraphe, rendre, rendre_page
+from .presentation.tableaux import lien, tableau_html
+from .referentiel.projection import echelle_lambert93
+from .referentiel.quartiers import INDICATEURS_QUARTIER, NON_DIFFUSE, SOURCE_QUARTIERS, IndicateurQuartier
 
-__all__ = ["FicheQPV", "ecrire_fiches"]
+__all__ = ["SECTIONS_FICHE", "FicheQPV", "ecrire_fiches", "preparer_fiche"]
 
 RAYON_VOISINAGE_M = 3_000.0  # voisins et lieux montrés sur la carte de la fiche
 LIEUX_PROCHES = 5
+# L'ordre des sections d'une fiche : la page publiée et le notebook ``fiche_qpv`` (un test).
+SECTIONS_FICHE = (
+    "titre", "quartier", "chiffres_cles", "carte", "seances_du_quartier", "participations_des_communes",
+    "lieux_proches", "comparaison",
+)  # fmt: skip
+STATUTS = {
+    "nouveau": "nouveau en 2024 (pas de QPV 2015 correspondant)",
+    "modifie": "modifié en 2024 (QPV 2015 au périmètre changé, fusionné ou divisé)",
+    "inchange": "inchangé en 2024 (périmètre de 2015)",
+    "commune": "quartier à l'échelle de la commune (Mayotte)",
+}
+
+
+def preparer_fiche(code_qp: str, parametres: Parametres | None = None, **valeurs) -> FicheQPV:
+    """Prépare la fiche d'un QPV : lit, valide et rattache l'année (comme un rapport).
+
+    Parameters
+    ----------
+    code_qp : str
+        Code du QPV 2024 (``QN09535M``).
+    parametres : Parametres, optional
+        Paramètres ; sinon construits à partir de ``valeurs`` (``annee``, ``donnees``,
+        ``referentiel``, ``distance_proximite_m``…).
+
+    Returns
+    -------
+    FicheQPV
+    """
+    valeurs = {cle: v for cle, v in valeurs.items() if v not in (None, "")}
+    return FicheQPV(Ensemble.preparer(parametres or Parametres(**valeurs)), code_qp)
 
 
 class FicheQPV:
@@ -41,10 +76,8 @@ class FicheQPV:
 
     Parameters
     ----------
-    situee : ActiviteSituee
-        Activité rattachée de l'année.
-    referentiel : Referentiel
-        Référentiel du territoire du centre.
+    ensemble : Ensemble
+        L'année préparée.
     code_qp : str
         Code du QPV (``QN09531M``).
     leaflet_partage : bool
@@ -52,72 +85,153 @@ class FicheQPV:
         le contenir (fiche affichée seule).
     """
 
-    def __init__(
-        self, situee: ActiviteSituee, referentiel: Referentiel, code_qp: str, leaflet_partage: bool = False
-    ):
-        self._initialiser(_Alentours(situee, referentiel), code_qp, leaflet_partage)
-
-    @classmethod
-    def _du_lot(cls, alentours: _Alentours, code_qp: str) -> FicheQPV:
-        """Une fiche écrite par lot : les calculs communs à toutes les fiches sont faits une fois."""
-        fiche = cls.__new__(cls)
-        fiche._initialiser(alentours, code_qp, leaflet_partage=True)
-        return fiche
-
-    def _initialiser(self, alentours: _Alentours, code_qp: str, leaflet_partage: bool) -> None:
-        situee, referentiel = alentours.situee, alentours.referentiel
+    def __init__(self, ensemble: Ensemble, code_qp: str, leaflet_partage: bool = False, alentours=None):
+        self._alentours = alentours or _Alentours(ensemble)
+        referentiel = ensemble.referentiel
         qpv = referentiel.qpv
         trouve = qpv[qpv["code_qp"] == str(code_qp).strip().upper()]
         if trouve.empty:
             raise ErreurParametre(
-                f"QPV inconnu du référentiel : {code_qp!r}. Un code QPV 2024 s'écrit QN + département + "
-                "numéro, par exemple QN09531M."
+                f"QPV inconnu du référentiel : « {code_qp} ». Un code QPV 2024 s'écrit QN + département + "
+                "numéro + lettre, par exemple QN09531M."
             )
-        self.situee, self.referentiel, self._alentours = situee, referentiel, alentours
+        self.ensemble, self.situee, self.referentiel = ensemble, ensemble.situee, referentiel
         # Distances au sol : Lambert-93 est corrigé de son échelle hors métropole.
         self._echelle = float(echelle_lambert93([trouve.geometry.iloc[0].representative_point()])[0])
         self.qpv = trouve.iloc[0]
         self.code = str(self.qpv["code_qp"])
         self.departement = str(self.qpv["insee_dep"])
         self.communes = [c.strip() for c in str(self.qpv.get("insee_com", "")).split(",") if c.strip()]
-        self.seances = seances_du_qpv(situee, self.code)
+        self.seances = seances_du_qpv(self.situee, self.code)
         self.leaflet_partage = leaflet_partage
 
-    # ---------------------------------------------------------------- sections
-    def titre(self):
-        """Titre de la fiche : nom, code, communes, département."""
-        from .rapport import Section
+    @property
+    def annee(self) -> int:
+        """Année de l'activité."""
+        return self.ensemble.parametres.annee
 
+    @property
+    def distance(self) -> str:
+        """La distance de proximité écrite (« 300 m »)."""
+        return format_distance(self.situee.distance_proximite_m)
+
+    # ---------------------------------------------------------------- sections
+    def titre(self) -> Section:
+        """Titre de la fiche : nom, code, communes, département, statut 2024."""
         communes = str(self.qpv.get("lib_com", "")).replace(",", ", ")
+        noms = self.referentiel.departements.set_index("insee_dep")["nom_dep"]
+        departement = f"{noms.get(self.departement, self.departement)} ({self.departement})"
         return Section(
-            _morceau("titre", str(self.qpv["lib_qp"]), self.code, communes, self.departement, self._annee())
+            _morceau("titre", str(self.qpv["lib_qp"]), self.code, communes, departement, self.annee)
         )
 
-    def chiffres_cles(self):
-        """Séances dedans et à proximité, participations des communes du QPV, rang départemental."""
-        from .rapport import Section
+    def quartier(self) -> Section:
+        """Le quartier : population et indicateurs à côté des médianes, statut, QPV 2015."""
+        morceaux = [self._statut()]
+        if not self.referentiel.contexte_disponible:
+            morceaux.append(
+                paragraphe(
+                    "Population et indicateurs du quartier indisponibles : "
+                    f"{self.referentiel.raison_absence('qpv_contexte')}."
+                )
+            )
+            return Section("".join(morceaux))
+        contexte = self.referentiel.contexte_qpv.set_index("code_qp")
+        du_departement = contexte[contexte.index.isin(set(self._qpv_du_departement["code_qp"]))]
+        lignes = []
+        for indicateur in INDICATEURS_QUARTIER:
+            if indicateur.colonne not in contexte.columns:
+                continue
+            valeur = contexte[indicateur.colonne].get(self.code, np.nan)
+            lignes.append(
+                {
+                    "Indicateur": indicateur.libelle + (" *" if indicateur.note else ""),
+                    "Ce quartier": _valeur_quartier(valeur, indicateur),
+                    f"Médiane des QPV du département ({len(du_departement)})": _mediane(
+                        du_departement, indicateur
+                    ),
+                    f"Médiane des QPV du territoire ({len(contexte)})": _mediane(contexte, indicateur),
+                    "Millésime": indicateur.millesime,
+                }
+            )
+        notes = [f"* {i.libelle} : {i.note}." for i in INDICATEURS_QUARTIER if i.note]
+        morceaux += [
+            self._rang_population(),
+            tableau_html(pd.DataFrame(lignes), "Le quartier et ses habitants", "donnees"),
+            paragraphe(
+                f"« {NON_DIFFUSE} » : valeur absente de la source, le plus souvent par secret statistique. "
+                "Une médiane situe le quartier parmi les autres QPV ; ce n'est pas le taux de leur population.",
+                classe="obs-note",
+            ),
+            *(paragraphe(note, classe="obs-note") for note in notes),
+            paragraphe(
+                f"Sources : {SOURCE_QUARTIERS}. Seule la population de la métropole est vérifiée sur les totaux "
+                "publiés par l'INSEE ; les autres millésimes sont supposés, à vérifier auprès de l'INSEE avant "
+                "publication.",
+                classe="obs-note",
+            ),
+        ]
+        return Section("".join(morceaux))
 
+    def _statut(self) -> str:
+        if not self.referentiel.correspondance_disponible:
+            return paragraphe(
+                f"Statut 2024 inconnu : {self.referentiel.raison_absence('qpv_correspondance')}. Il n'est jamais "
+                "déduit de la lettre du code."
+            )
+        statut = str(self.qpv.get("statut_2024", ""))
+        texte = f"Quartier {STATUTS.get(statut, statut or 'de statut inconnu')}, d'après la table de l'ANCT."
+        precedents = [p for p in str(self.qpv.get("qpv_2015", "")).split(" ; ") if p]
+        if precedents:
+            texte += (
+                f" {'Quartier' if len(precedents) == 1 else 'Quartiers'} de 2015 "
+                f"{'correspondant' if len(precedents) == 1 else 'correspondants'} : {', '.join(precedents)}."
+            )
+        if self.annee < 2024:
+            texte += (
+                f" En {self.annee}, la géographie en vigueur était celle des QPV 2015 ; l'activité est rapportée "
+                "ici aux périmètres de 2024."
+            )
+        return paragraphe(texte)
+
+    def _rang_population(self) -> str:
+        table = self._qpv_du_departement
+        population = table.set_index("code_qp")["population"]
+        mien = population.get(self.code, np.nan)
+        if pd.isna(mien):
+            return paragraphe("Population du quartier inconnue.")
+        rang = int((population > mien).sum()) + 1
+        return paragraphe(
+            f"{format_nombre(mien)} habitants : {_rang_ex_aequo(rang, int((population == mien).sum()))} des "
+            f"{len(population)} QPV du département par la population."
+        )
+
+    def chiffres_cles(self) -> Section:
+        """Séances dedans et à proximité, participations des communes du QPV, rang départemental."""
         dedans = int((self.seances["distance_qpv_m"] == 0).sum())
         proches = int((self.seances["distance_qpv_m"] > 0).sum())
-        rang, total = self._rang()
+        rang, ex_aequo, total = self._rang()
         cartes = [
-            (format_nombre(dedans), "séances dans le quartier"),
+            (format_nombre(dedans), "séances dans le quartier" if dedans != 1 else "séance dans le quartier"),
             (
                 format_nombre(proches),
-                f"séances à moins de {format_nombre(self.situee.distance_proximite_m)} m",
+                f"séances à moins de {self.distance}"
+                if proches != 1
+                else f"séance à moins de {self.distance}",
             ),
             (
                 format_nombre(self._participations_par_public().sum()),
                 "participations venues de sa ou ses communes",
             ),
-            (f"{rang} / {total}", "rang parmi les QPV du département (séances dedans et à proximité)"),
+            (
+                f"{_rang_ex_aequo(rang, ex_aequo)} / {total}",
+                "rang parmi les QPV du département (séances dedans, puis dedans et à proximité)",
+            ),
         ]
         return Section(rendre("chiffres_cles.html.j2", cartes=cartes))
 
-    def carte(self):
+    def carte(self) -> Section:
         """Le périmètre, les QPV voisins, l'anneau de proximité et les lieux du centre alentour."""
-        from .rapport import Section
-
         # Écrite en lot, la carte est un fichier à côté de la fiche (qui charge leaflet.js partagé) ;
         # affichée seule, elle est contenue dans la page.
         return Section(
@@ -126,44 +240,37 @@ class FicheQPV:
                 titre=f"Carte du quartier {self.qpv['lib_qp']}",
                 source=f"{self.code}.carte.html" if self.leaflet_partage else None,
                 page="" if self.leaflet_partage else self.page_carte(),
-                largeur_min=320,
+                largeur_min=280,
                 hauteur=460,
                 statique="",
                 liens=False,
             )
         )
 
-    def seances_du_quartier(self):
+    def seances_du_quartier(self) -> Section:
         """Tableau des séances dans le QPV ou à moins de D mètres."""
-        from .rapport import Section
-
         if self.seances.empty:
             return Section(
-                paragraphe(
-                    f"Aucune séance dans le quartier ni à moins de "
-                    f"{format_nombre(self.situee.distance_proximite_m)} m en {self._annee()}."
-                )
+                paragraphe(f"Aucune séance dans le quartier ni à moins de {self.distance} en {self.annee}.")
             )
         tableau = pd.DataFrame(
             {
-                "Date": self.seances["date"].dt.strftime("%d/%m/%Y"),
+                "Date": self.seances["date"].map(format_date),
                 "Action": self.seances["intitule"],
-                "Lieu": (self.seances["lieu"].where(self.seances["lieu"] != "", self.seances["nom_com"])),
+                "Lieu": self.seances["lieu"].where(self.seances["lieu"] != "", self.seances["nom_com"]),
                 "Situation": self.seances["situation"],
-                "Distance (m)": self.seances["distance_qpv_m"].map(format_nombre),
+                "Distance": self.seances["distance_qpv_m"].map(
+                    lambda d: "dedans" if d == 0 else format_distance(d)
+                ),
                 "Participations": self.seances["participants"].map(format_nombre),
             }
         )
         return Section(
-            tableau_html(
-                tableau, f"Séances dans le quartier ou à proximité ({len(tableau)})", "donnees texte"
-            )
+            tableau_html(tableau, f"Séances dans le quartier ou à proximité ({len(tableau)})", "donnees")
         )
 
-    def participations_des_communes(self):
+    def participations_des_communes(self) -> Section:
         """Participations venues de la ou des communes du QPV, par public."""
-        from .rapport import Section
-
         par_public = self._participations_par_public()
         total = par_public.sum()
         if not total:
@@ -180,13 +287,12 @@ class FicheQPV:
             tableau_html(
                 tableau,
                 f"Participations venues de la ou des communes du quartier (sur {format_nombre(total)})",
+                total=["Total", format_nombre(total), format_part(1)],
             )
         )
 
-    def lieux_proches(self):
+    def lieux_proches(self) -> Section:
         """Les lieux où le centre a tenu des séances, du plus proche au plus loin."""
-        from .rapport import Section
-
         lieux = self._lieux_proches()
         if lieux.empty:
             return Section(paragraphe("Aucun lieu de séance placé par ses coordonnées."))
@@ -194,29 +300,30 @@ class FicheQPV:
             {
                 "Lieu": lieux["nom"],
                 "Commune": lieux["nom_com"],
-                "Distance au quartier (m)": lieux["distance"].map(format_nombre),
+                "Distance au quartier": lieux["distance"].map(
+                    lambda d: "dedans" if d == 0 else format_distance(d)
+                ),
                 "Séances": lieux["seances"].map(format_nombre),
             }
         )
-        return Section(
-            tableau_html(tableau, f"Les {len(lieux)} lieux du centre les plus proches", "donnees texte")
-        )
+        return Section(tableau_html(tableau, f"Les {len(lieux)} lieux du centre les plus proches", "donnees"))
 
-    def comparaison(self):
-        """Le QPV parmi ceux de son département : séances dedans et à proximité."""
-        from .rapport import Section
-
+    def comparaison(self) -> Section:
+        """Le QPV parmi ceux de son département : rang (ex aequo dit), séances, population."""
         table = self._classement
         montrees = table.head(5)
         if self.code not in set(montrees["code_qp"]):
             montrees = pd.concat([montrees, table[table["code_qp"] == self.code]])
         tableau = pd.DataFrame(
             {
-                "Rang": montrees["rang"].map(format_nombre),
+                "Rang": [
+                    _rang_ex_aequo(r, n) for r, n in zip(montrees["rang"], montrees["ex_aequo"], strict=True)
+                ],
                 "QPV": [
                     ("▶ " if c == self.code else "") + n
                     for c, n in zip(montrees["code_qp"], montrees["lib_qp"], strict=True)
                 ],
+                "Population": montrees["population"].map(format_nombre),
                 "Séances dedans": montrees["seances_dedans"].map(format_nombre),
                 "Séances à proximité": montrees["seances_proximite"].map(format_nombre),
             }
@@ -224,30 +331,69 @@ class FicheQPV:
         atteints = int((table["atteinte"] != "non").sum())
         return Section(
             tableau_html(
-                tableau, f"Parmi les {len(table)} QPV du département ({atteints} atteints)", "donnees texte"
+                tableau,
+                f"Parmi les {len(table)} QPV du département ({nombre_de(atteints, 'atteint')})",
+                "donnees",
             )
         )
 
-    def page(self) -> str:
+    def page(self, navigation: list[tuple[str, str]] | None = None) -> str:
         """La fiche entière, page HTML autonome."""
-        from .gabarits import rendre_page
-        from .rapport import STYLE
+        sections = [getattr(self, nom)() for nom in SECTIONS_FICHE]
+        intertitres = {
+            "quartier": "Le quartier",
+            "chiffres_cles": f"L'activité du centre en {self.annee}",
+            "carte": "Le quartier et ses voisins",
+            "seances_du_quartier": "Séances dans le quartier ou à proximité",
+            "participations_des_communes": "Participations venues de sa ou ses communes",
+            "lieux_proches": "Les lieux du centre les plus proches",
+            "comparaison": "Parmi les quartiers du département",
+        }
+        corps = "".join(
+            (f"<h2>{intertitres[nom]}</h2>" if nom in intertitres else "") + str(section)
+            for nom, section in zip(SECTIONS_FICHE, sections, strict=True)
+        )
+        corps += _morceau("pied", self.referentiel.attribution)
+        centre = self.ensemble.centre.libelle
+        return rendre_page(
+            f"Fiche QPV — {self.qpv['lib_qp']} ({self.code})",
+            corps,
+            entete=" · ".join(filter(None, (centre, f"Fiche QPV {self.qpv['lib_qp']}", str(self.annee)))),
+            navigation=navigation or [("index.html", "← Toutes les fiches")],
+        )
 
-        sections = [
-            self.titre(),
-            self.chiffres_cles(),
-            self.carte(),
-            self.seances_du_quartier(),
-            self.participations_des_communes(),
-            self.lieux_proches(),
-            self.comparaison(),
+    def page_carte(self) -> str:
+        """La carte du quartier, page HTML autonome (ou qui charge ``leaflet.js`` partagé)."""
+        qpv, forme = self.referentiel.qpv, self.qpv.geometry
+        rayon = RAYON_VOISINAGE_M * self._echelle  # en mètres projetés (voir echelle_lambert93)
+        voisins = qpv.iloc[np.sort(qpv.sindex.query(forme, predicate="dwithin", distance=rayon))]
+        voisins = voisins[voisins["code_qp"] != self.code]
+        moi = qpv[qpv["code_qp"] == self.code]
+        anneau = moi.assign(geometry=moi.buffer(self.situee.distance_proximite_m * self._echelle))
+        cadre_l93 = moi.buffer(800 * self._echelle)
+        communes = self.referentiel.communes
+        alentour = communes.iloc[
+            np.sort(communes.sindex.query(cadre_l93.iloc[0].buffer(2_000 * self._echelle)))
         ]
-        corps = STYLE + "".join(str(s) for s in sections) + _morceau("pied", self.referentiel.attribution)
-        return rendre_page(f"Fiche QPV — {self.qpv['lib_qp']} ({self.code})", corps)
+        limites = alentour.assign(geometry=alentour.geometry.boundary)
+        lieux = self._lieux_alentour(forme, rayon)
+        return page_carte_quartier(
+            titre=f"Carte du quartier {self.qpv['lib_qp']} ({self.code})",
+            quartier=moi[["code_qp", "lib_qp", "geometry"]],
+            anneau=anneau[["geometry"]],
+            voisins=voisins[["code_qp", "lib_qp", "geometry"]],
+            communes=limites[["geometry"]],
+            lieux=lieux,
+            cadre=tuple(cadre_l93.to_crs("EPSG:4326").total_bounds),
+            distance_m=self.situee.distance_proximite_m,
+            sources=f"Sources : {self.referentiel.attribution} ; fond © contributeurs OpenStreetMap",
+            partage=self.leaflet_partage,
+        )
 
     # ---------------------------------------------------------------- calculs
-    def _annee(self) -> str:
-        return self._alentours.annee
+    @cached_property
+    def _qpv_du_departement(self) -> pd.DataFrame:
+        return couverture_qpv(self.situee, self.referentiel, self.departement)
 
     def _participations_par_public(self) -> pd.Series:
         """Participations venues de la ou des communes du QPV, sommées par public (ordre alphabétique)."""
@@ -259,76 +405,17 @@ class FicheQPV:
     def _classement(self) -> pd.DataFrame:
         return self._alentours.classement(self.departement)
 
-    def _rang(self) -> tuple[int, int]:
+    def _rang(self) -> tuple[int, int, int]:
         table = self._classement
-        return int(table.loc[table["code_qp"] == self.code, "rang"].iloc[0]), len(table)
+        ligne = table.loc[table["code_qp"] == self.code].iloc[0]
+        return int(ligne["rang"]), int(ligne["ex_aequo"]), len(table)
 
-    def _lieux_proches(self) -> pd.DataFrame:
-        lieux = self._alentours.lieux
-        if lieux.empty:
-            return pd.DataFrame(columns=["nom", "nom_com", "distance", "seances", "geometry"])
-        forme = self.qpv.geometry
-        candidats = _indices_des_plus_proches(lieux.sindex, forme, LIEUX_PROCHES, echelle=self._echelle)
-        retenus = lieux.iloc[candidats]
-        retenus = retenus.assign(
-            distance=[round(forme.distance(g) / self._echelle) for g in retenus["geometry"]]
-        )
-        return (
-            retenus.sort_values(["distance", "nom"], kind="stable").head(LIEUX_PROCHES).reset_index(drop=True)
-        )
-
-    def page_carte(self) -> str:
-        """La carte du quartier, page HTML autonome (ou qui charge ``leaflet.js`` partagé)."""
-        import folium
-
-        from .cartes import CarteAutonome, echelle_metrique, html_carte, ressources_integrees
-
-        qpv = self.referentiel.qpv
-        forme = self.qpv.geometry
-        rayon = RAYON_VOISINAGE_M * self._echelle  # en mètres projetés (voir echelle_lambert93)
-        proches_qpv = np.sort(qpv.sindex.query(forme, predicate="dwithin", distance=rayon))
-        voisins = qpv.iloc[proches_qpv]
-        voisins = voisins[voisins["code_qp"] != self.code]
-        vers = "EPSG:4326"
-        carte = echelle_metrique(
-            CarteAutonome(location=None, tiles=None, control_scale=False, prefer_canvas=True)
-        )
-        folium.TileLayer(
-            "OpenStreetMap", name="Fond OpenStreetMap", attr="© contributeurs OpenStreetMap"
-        ).add_to(carte)
-        anneau = qpv[qpv["code_qp"] == self.code].buffer(self.situee.distance_proximite_m * self._echelle)
-        anneau = anneau.to_crs(vers)
-        folium.GeoJson(
-            json.loads(anneau.to_json()),
-            name=f"À moins de {format_nombre(self.situee.distance_proximite_m)} m",
-            style_function=lambda _: {"color": "#7570b3", "weight": 1.5, "dashArray": "6 4", "fill": False},
-            interactive=False,
-        ).add_to(carte)
-        for table, nom, couleur, epaisseur in (
-            (voisins, "QPV voisins", "#999999", 1.5),
-            (qpv[qpv["code_qp"] == self.code], "Ce quartier", "#d95f02", 3),
-        ):
-            if table.empty:
-                continue
-            donnees = table[["code_qp", "lib_qp", "geometry"]].to_crs(vers)
-            donnees = donnees.assign(lib_qp=donnees["lib_qp"].map(lambda t: html.escape(str(t))))
-            folium.GeoJson(
-                json.loads(donnees.to_json()),
-                name=nom,
-                style_function=lambda _, c=couleur, e=epaisseur: {
-                    "color": c,
-                    "weight": e,
-                    "fillColor": c,
-                    "fillOpacity": 0.15,
-                },
-                tooltip=folium.GeoJsonTooltip(["lib_qp", "code_qp"], aliases=["QPV", "Code"]),
-            ).add_to(carte)
+    def _lieux_alentour(self, forme, rayon: float) -> list[dict]:
         placees = self._alentours.placees
-        autour = np.sort(placees.sindex.query(forme, predicate="dwithin", distance=rayon))
-        alentour = placees.iloc[autour].to_crs(vers)
+        alentour = placees.iloc[
+            np.sort(placees.sindex.query(forme, predicate="dwithin", distance=rayon))
+        ].to_crs("EPSG:4326")
         proches = set(self.seances["id_seance"])
-        groupe = folium.FeatureGroup(name="Lieux des séances")
-        # Un marqueur par lieu (pas par séance) : la fiche ne grossit pas avec le nombre de séances.
         lieux = pd.DataFrame(
             {
                 "lat": alentour.geometry.y.round(5).to_numpy(),
@@ -340,76 +427,119 @@ class FicheQPV:
                 .to_numpy(),
             }
         )
-        for (lat, lon), lieu in lieux.groupby(["lat", "lon"], sort=True):
-            folium.CircleMarker(
-                [float(lat), float(lon)],
-                radius=6,
-                color="#222222",
-                weight=1,
-                fill=True,
-                fill_color="#d95f02" if lieu["proche"].any() else "#1b9e77",
-                fill_opacity=0.9,
-                tooltip=f"{html.escape(lieu['nom'].iloc[0])} : {len(lieu)} séance(s)",
-            ).add_to(groupe)
-        groupe.add_to(carte)
-        folium.LayerControl(collapsed=True).add_to(carte)
-        cadre = qpv[qpv["code_qp"] == self.code].buffer(800 * self._echelle)
-        xmin, ymin, xmax, ymax = cadre.to_crs(vers).total_bounds
-        carte.fit_bounds([[ymin, xmin], [ymax, xmax]])
-        ressources_integrees(carte, partagees=self.leaflet_partage)
-        return html_carte(carte, f"Carte du quartier {self.qpv['lib_qp']} ({self.code})")
+        # Un marqueur par lieu (pas par séance) : la fiche ne grossit pas avec le nombre de séances.
+        return [
+            {
+                "lat": lat,
+                "lon": lon,
+                "proche": bool(lieu["proche"].any()),
+                "texte": f"{lieu['nom'].iloc[0]} : {nombre_de(len(lieu), 'séance')}",
+            }
+            for (lat, lon), lieu in lieux.groupby(["lat", "lon"], sort=True)
+        ]
+
+    def _lieux_proches(self) -> pd.DataFrame:
+        lieux = self._alentours.lieux
+        if lieux.empty:
+            return pd.DataFrame(columns=["nom", "nom_com", "distance", "seances", "geometry"])
+        forme = self.qpv.geometry
+        candidats = indices_des_plus_proches(lieux.sindex, forme, LIEUX_PROCHES, echelle=self._echelle)
+        retenus = lieux.iloc[candidats]
+        retenus = retenus.assign(
+            distance=[round(forme.distance(g) / self._echelle) for g in retenus["geometry"]]
+        )
+        return (
+            retenus.sort_values(["distance", "nom"], kind="stable").head(LIEUX_PROCHES).reset_index(drop=True)
+        )
 
 
-def ecrire_fiches(
-    situee: ActiviteSituee, referentiel: Referentiel, dossier: str | Path, departements: tuple[str, ...]
-) -> list[Path]:
-    """Écrit une fiche par QPV des départements donnés, et ``index.html`` qui les liste.
+def _rang_ex_aequo(rang: int, ex_aequo: int) -> str:
+    """« 3e », « 1er », « 24e ex aequo »."""
+    texte = "1er" if rang == 1 else f"{rang}e"
+    return f"{texte} ex aequo" if ex_aequo > 1 else texte
+
+
+def _valeur_quartier(valeur: float, indicateur: IndicateurQuartier) -> str:
+    if pd.isna(valeur):
+        return NON_DIFFUSE
+    return _forme(valeur, indicateur)
+
+
+def _forme(valeur: float, indicateur: IndicateurQuartier) -> str:
+    if indicateur.forme == "pourcentage":
+        return format_part(valeur / 100)
+    if indicateur.forme == "decimal":
+        return format_nombre(valeur, 1)
+    return format_nombre(valeur)
+
+
+def _mediane(table: pd.DataFrame, indicateur: IndicateurQuartier) -> str:
+    valeurs = table[indicateur.colonne].dropna()
+    if valeurs.empty:
+        return NON_DIFFUSE
+    return f"{_forme(float(valeurs.median()), indicateur)} ({len(valeurs)} QPV)"
+
+
+def ecrire_fiches(ensemble: Ensemble, dossier: str | Path, dans_un_lot: bool = True) -> list[Path]:
+    """Écrit une fiche par QPV des départements du lot, et ``index.html`` qui les liste par
+    département.
 
     Parameters
     ----------
-    situee : ActiviteSituee
-        Activité rattachée de l'année.
-    referentiel : Referentiel
-        Référentiel du territoire du centre.
+    ensemble : Ensemble
+        L'année préparée (ses départements sont ceux des fiches).
     dossier : str or Path
         Dossier des fiches (``reports/<annee>/fiches``).
-    departements : tuple of str
-        Départements dont on écrit les QPV.
+    dans_un_lot : bool
+        Les fiches sont publiées avec les rapports de l'année : elles renvoient à leur index.
 
     Returns
     -------
     list of Path
         Les fiches écrites (sans l'index).
     """
-    from .cartes import fichiers_leaflet
-    from .gabarits import rendre_page
-    from .rapport import STYLE
-
+    situee, referentiel = ensemble.situee, ensemble.referentiel
     dossier = Path(dossier)
     ecrites = []
-    lignes = []
-    alentours = _Alentours(situee, referentiel)
-    for departement in departements:
+    alentours = _Alentours(ensemble)
+    noms = referentiel.departements.set_index("insee_dep")["nom_dep"]
+    navigation = [("index.html", "← Toutes les fiches")]
+    if dans_un_lot:
+        navigation.append(("../index.html", "Rapports de l'année"))
+    blocs = []
+    for departement in ensemble.parametres.departements:
         couverture = couverture_qpv(situee, referentiel, departement)
+        lignes = []
         for ligne in couverture.itertuples():
-            fiche = FicheQPV._du_lot(alentours, ligne.code_qp)
-            ecrites.append(ecrire_atomique(dossier / f"{ligne.code_qp}.html", fiche.page().encode("utf-8")))
+            fiche = FicheQPV(ensemble, ligne.code_qp, leaflet_partage=True, alentours=alentours)
+            ecrites.append(
+                ecrire_atomique(dossier / f"{ligne.code_qp}.html", fiche.page(navigation).encode("utf-8"))
+            )
             ecrire_atomique(dossier / f"{ligne.code_qp}.carte.html", fiche.page_carte().encode("utf-8"))
             lignes.append(
                 [
-                    Markup('<a href="{}.html">{}</a>').format(ligne.code_qp, str(ligne.lib_qp)),
+                    lien(f"{ligne.code_qp}.html", str(ligne.lib_qp)),
                     ligne.code_qp,
                     str(ligne.lib_com).replace(",", ", "),
+                    format_nombre(ligne.population),
                     format_nombre(ligne.seances_dedans),
                     format_nombre(ligne.seances_proximite),
                 ]
             )
-    colonnes = ["QPV", "Code", "Commune(s)", "Séances dedans", "Séances à proximité"]
-    tableau = tableau_html(pd.DataFrame(lignes, columns=colonnes), "Une fiche par QPV 2024", "donnees texte")
-    corps = STYLE + _morceau("index", Markup(tableau))
-    ecrire_atomique(
-        dossier / "index.html", rendre_page("Fiches des quartiers prioritaires", corps).encode("utf-8")
+        colonnes = ["QPV", "Code", "Commune(s)", "Population", "Séances dedans", "Séances à proximité"]
+        titre = (
+            f"{noms.get(departement, departement)} ({departement}) : {nombre_de(len(lignes), 'QPV', 'QPV')}"
+        )
+        blocs.append(Markup(tableau_html(pd.DataFrame(lignes, columns=colonnes), titre, "donnees")))
+    annee = ensemble.parametres.annee
+    corps = _morceau("index", annee, Markup("".join(blocs)), dans_un_lot)
+    page = rendre_page(
+        f"Fiches des quartiers prioritaires — {annee}",
+        corps,
+        entete=" · ".join(filter(None, (ensemble.centre.libelle, f"Fiches des quartiers {annee}"))),
+        navigation=[("../index.html", "← Rapports de l'année")] if dans_un_lot else None,
     )
+    ecrire_atomique(dossier / "index.html", page.encode("utf-8"))
     css, js = fichiers_leaflet()
     ecrire_atomique(dossier / "leaflet.css", css.encode("utf-8"))
     ecrire_atomique(dossier / "leaflet.js", js.encode("utf-8"))
@@ -417,19 +547,14 @@ def ecrire_fiches(
 
 
 class _Alentours:
-    """Ce que toutes les fiches d'une activité partagent, calculé une fois (à la demande) : année,
+    """Ce que toutes les fiches d'une activité partagent, calculé une fois (à la demande) :
     participations par commune d'origine et public, lieux des séances et leurs index spatiaux,
     classement des QPV de chaque département."""
 
-    def __init__(self, situee: ActiviteSituee, referentiel: Referentiel):
-        self.situee, self.referentiel = situee, referentiel
+    def __init__(self, ensemble: Ensemble):
+        self.situee, self.referentiel = ensemble.situee, ensemble.referentiel
         self._classements: dict[str, pd.DataFrame] = {}
         self._participations: dict[str, pd.Series] = {}
-
-    @cached_property
-    def annee(self) -> str:
-        dates = self.situee.seances["date"].dropna()
-        return str(int(dates.dt.year.mode().iloc[0])) if len(dates) else ""
 
     @cached_property
     def participations_par_commune_et_public(self) -> pd.Series:
@@ -447,16 +572,14 @@ class _Alentours:
         return self._participations[departement]
 
     @cached_property
-    def placees(self):
+    def placees(self) -> gpd.GeoDataFrame:
         """Séances placées par leurs coordonnées (EPSG:2154), dans l'ordre de la table."""
         seances = self.situee.seances
         return seances[seances["precision"] == "coordonnees"]
 
     @cached_property
-    def lieux(self):
+    def lieux(self) -> gpd.GeoDataFrame:
         """Un lieu par point (au mètre près) : premier nom, commune, nombre de séances."""
-        import geopandas as gpd
-
         placees = self.placees
         if placees.empty:
             return gpd.GeoDataFrame({"nom": [], "nom_com": [], "seances": []}, geometry=[], crs=placees.crs)
@@ -474,26 +597,27 @@ class _Alentours:
         return gpd.GeoDataFrame(lieux, geometry="geometry", crs=placees.crs)
 
     def classement(self, departement: str) -> pd.DataFrame:
-        """Les QPV du département classés par séances dedans, puis dedans et à proximité, puis nom."""
+        """Les QPV du département classés par séances dedans, puis dedans et à proximité ; les
+        égalités partagent le même rang (« ex aequo »), les suivants sautent autant de places."""
         if departement not in self._classements:
             table = couverture_qpv(self.situee, self.referentiel, departement)
             table = table.assign(total=table["seances_dedans"] + table["seances_proximite"])
             table = table.sort_values(
                 ["seances_dedans", "total", "lib_qp"], ascending=[False, False, True], kind="stable"
             )
-            table["rang"] = np.arange(1, len(table) + 1)
+            cles = list(zip(table["seances_dedans"], table["total"], strict=True))
+            table["rang"] = [1 + sum(1 for autre in cles if autre > cle) for cle in cles]
+            table["ex_aequo"] = table["rang"].map(table["rang"].value_counts())
             self._classements[departement] = table.reset_index(drop=True)
         return self._classements[departement]
 
 
 def _morceau(nom: str, *valeurs) -> str:
     """Un morceau de fiche (macro de ``modeles/fiche.html.j2``, échappement automatique)."""
-    from .gabarits import macro
-
     return str(macro("fiche.html.j2", nom)(*valeurs))
 
 
-def _indices_des_plus_proches(
+def indices_des_plus_proches(
     index_spatial, forme, nombre: int, rayon_m: float = RAYON_VOISINAGE_M, echelle: float = 1.0
 ) -> np.ndarray:
     """Positions (croissantes) d'un sur-ensemble des ``nombre`` géométries les plus proches de ``forme``.

@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .activite import Activite
-from .parametres import DISTANCE_PROXIMITE_M
-from .referentiel import CRS_CALCUL, Referentiel, echelle_lambert93
-from .territoires import departement_de_commune
+from .activite.lecture import Activite
+from .commun.codes import departement_de_commune
+from .commun.parametres import DISTANCE_PROXIMITE_M
+from .referentiel.chargement import Referentiel
+from .referentiel.projection import CRS_CALCUL, echelle_lambert93
 
 __all__ = [
     "DISTANCE_PROXIMITE_M",
@@ -201,9 +202,10 @@ def situer_seances(
     communes = _attributs_communes(referentiel)
     situees = seances.merge(communes, how="left", left_on="code_commune", right_on="insee_com")
     code_commune = situees["code_commune"].fillna("").astype(str)
-    situees["insee_dep"] = situees["insee_dep"].fillna(code_commune.str.slice(0, 2)).astype(object)
+    situees["insee_dep"] = situees["insee_dep"].fillna(departement_de_commune(code_commune)).astype(object)
+    distanciel = situees["distanciel"].astype(bool)
     points = gpd.GeoSeries.from_xy(situees["longitude"], situees["latitude"], crs="EPSG:4326")
-    points = points.where(situees["latitude"].notna() & situees["longitude"].notna())
+    points = points.where(situees["latitude"].notna() & situees["longitude"].notna() & ~distanciel)
     points = points.to_crs(CRS_CALCUL)
     rattachement = rattacher_qpv(points, referentiel.qpv, distance_proximite_m)
     situees = pd.concat([situees, rattachement], axis=1)
@@ -213,6 +215,8 @@ def situer_seances(
             "distanciel",
             np.where(points.isna(), "non_placee", "coordonnees"),
         )
+    # Une séance à distance n'appartient à aucun département, quel que soit le code qu'elle porte.
+    situees.loc[distanciel.to_numpy(), "insee_dep"] = ""
     situees["precision"] = np.select(
         [situees["distanciel"].astype(bool).to_numpy(), points.isna().to_numpy()],
         ["distanciel", "commune"],
@@ -327,7 +331,9 @@ def _situer(table, colonne_commune, colonne_departement, colonne_siren, referent
     situees["departement"] = departement.where(departement.isin(territoire) | (departement == ""), "autre")
     situees["dans_territoire"] = departement.isin(territoire)
     situees["niveau_origine"] = niveau
-    situees["commune_pv"] = situees["commune_pv"].astype("boolean").fillna(False).astype(bool)
+    # Commune PV : toute commune de France qui accueille un QPV 2024 (table nationale), même hors
+    # du territoire (Paris, Toulon…).
+    situees["commune_pv"] = code.isin(referentiel.communes_pv_france).to_numpy()
     situees["intercommunalite"] = situees["intercommunalite"].fillna("")
     situees["code_intercommunalite"] = situees["code_intercommunalite"].fillna("")
     return situees

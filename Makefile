@@ -10,7 +10,7 @@ NOYAU := observatoire
 PYTEST := $(BIN)/python -m pytest --nbval-lax --nbval-kernel-name $(NOYAU)
 
 .DEFAULT_GOAL := help
-.PHONY: help installer referentiel demo rapports test test-rapide lint format types verifier lab benchmarks nettoyer
+.PHONY: help installer referentiel demo rapports test test-rapide documentation lint format types verifier lab benchmarks nettoyer
 
 help: ## cette aide
 	@echo "Observatoire : cibles make (README.md pour le détail)"
@@ -48,6 +48,10 @@ test: referentiel ## toute la suite (notebooks, navigateur, lots complets)
 
 test-rapide: referentiel ## la suite sans les tests de bout en bout (-m "not lent")
 	$(PYTEST) -m "not lent and not navigateur" tests notebooks
+
+documentation: installer ## tableau des indicateurs de data/README.md, tiré du catalogue
+	$(BIN)/python -c "from pathlib import Path; from observatoire.indicateurs.catalogue import readme_a_jour; \
+	p = Path('data/README.md'); p.write_text(readme_a_jour(p.read_text(encoding='utf-8')), encoding='utf-8')"
 
 lint: installer ## ruff (règles et format)
 	$(BIN)/ruff check src tests benchmarks

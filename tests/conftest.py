@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from observatoire import charger_referentiel
-from observatoire.lot import produire_rapports
+from observatoire import charger_referentiel, produire_rapports
 
 RACINE = Path(__file__).resolve().parents[1]
 MIROIR = RACINE.parent / "shared" / "reference"
@@ -97,3 +98,18 @@ def lot(tmp_path_factory):
         annee=2023, departements=["78", "92", "095"], donnees=donnees, sortie=racine / "reports", jobs=2
     )
     return bilan, donnees
+
+
+def lisible(texte: str) -> str:
+    """Un texte typographié (espaces fines, apostrophes courbes) ramené à des caractères de clavier,
+    pour comparer un message à ce qu'un test attend."""
+    return str(texte).replace("\u202f", " ").replace("\u00a0", " ").replace("’", "'").replace("−", "-")
+
+
+@contextlib.contextmanager
+def leve(type_erreur, motif: str):
+    """Comme ``pytest.raises(type_erreur, match=motif)``, le message lu comme au clavier
+    (``lisible``) : les messages sont en typographie française."""
+    with pytest.raises(type_erreur) as excinfo:
+        yield excinfo
+    assert re.search(motif, lisible(excinfo.value)), lisible(excinfo.value)

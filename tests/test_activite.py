@@ -8,7 +8,7 @@ import pytest
 from observatoire import ErreurDonnees, lire_activite
 from observatoire.cli import main
 
-from .conftest import TABLES_VALIDES
+from .conftest import TABLES_VALIDES, lisible
 
 
 def _remplacer(table: str, ancien: str, nouveau: str) -> dict[str, str]:
@@ -62,15 +62,15 @@ def test_colonne_manquante_arrete_meme_en_mode_tolerant(ecrire_jeu, referentiel)
     erreurs = _erreurs(dossier, referentiel, tolerant=True)
     ligne = erreurs.iloc[0]
     assert (ligne["fichier"], ligne["ligne"], ligne["colonne"]) == ("participations.csv", 1, "nombre")
-    assert "colonne requise « nombre » absente" in ligne["message"]
+    assert "colonne requise « nombre » absente" in lisible(ligne["message"])
 
 
 def test_vocabulaire_inconnu_avec_suggestion(ecrire_jeu, referentiel):
     dossier = ecrire_jeu(**_remplacer("actions", ";sante;", ";santee;"))
     erreur = _erreurs(dossier, referentiel).iloc[0]
     assert (erreur["ligne"], erreur["colonne"], erreur["valeur"]) == (2, "thematique", "santee")
-    assert "hors du vocabulaire « thematique »" in erreur["message"]
-    assert "Vouliez-vous dire « sante » ?" in erreur["correction"]
+    assert "hors du vocabulaire « thematique »" in lisible(erreur["message"])
+    assert "Vouliez-vous dire « sante » ?" in lisible(erreur["correction"])
 
 
 def test_identifiant_en_double(ecrire_jeu, referentiel):
@@ -84,7 +84,7 @@ def test_reference_pendante(ecrire_jeu, referentiel):
     dossier = ecrire_jeu(**_remplacer("participations", "S2;association", "S9;association"))
     erreur = _erreurs(dossier, referentiel).iloc[0]
     assert (erreur["fichier"], erreur["ligne"], erreur["colonne"]) == ("participations.csv", 4, "id_seance")
-    assert erreur["message"] == "« S9 » absent de seances.id_seance"
+    assert lisible(erreur["message"]) == "« S9 » absent de la table seances (colonne id_seance)."
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ def test_effectifs_invalides(ecrire_jeu, referentiel, valeur, message):
     dossier = ecrire_jeu(**_remplacer("participations", "78361;;5", f"78361;;{valeur}"))
     erreur = _erreurs(dossier, referentiel).iloc[0]
     assert (erreur["ligne"], erreur["colonne"], erreur["valeur"]) == (4, "nombre", valeur)
-    assert message in erreur["message"]
+    assert message in lisible(erreur["message"])
 
 
 @pytest.mark.parametrize(
@@ -106,7 +106,7 @@ def test_code_insee_invalide(ecrire_jeu, referentiel, code, message):
     dossier = ecrire_jeu(**_remplacer("participations", "S2;association;78361", f"S2;association;{code}"))
     erreur = _erreurs(dossier, referentiel).iloc[0]
     assert (erreur["ligne"], erreur["colonne"]) == (4, "code_commune_origine")
-    assert message in erreur["message"]
+    assert message in lisible(erreur["message"])
 
 
 def test_code_insee_repare_et_commune_fusionnee(ecrire_jeu, referentiel):
@@ -126,13 +126,16 @@ def test_coordonnees_inversees_nommees(ecrire_jeu, referentiel):
     dossier = ecrire_jeu(**_remplacer("seances", "48,94718;2,24802", "2,24802;48,94718"))
     erreur = _erreurs(dossier, referentiel).iloc[0]
     assert (erreur["fichier"], erreur["ligne"]) == ("seances.csv", 2)
-    assert erreur["message"] == "latitude et longitude inversées"
+    assert lisible(erreur["message"]) == "séance S1 : latitude et longitude inversées."
 
 
 def test_coordonnees_hors_departement(ecrire_jeu, referentiel):
     dossier = ecrire_jeu(**_remplacer("seances", "48,94718;2,24802", "48,80;2,13"))  # Versailles (78)
     erreur = _erreurs(dossier, referentiel).iloc[0]
-    assert erreur["message"] == "coordonnées hors du département 95 du lieu"
+    assert (
+        lisible(erreur["message"])
+        == "séance S1 : coordonnées hors du département de la commune du lieu (Val-d'Oise, 95)."
+    )
 
 
 def test_distanciel_sans_commune_accepte_presentiel_sans_commune_refuse(ecrire_jeu, referentiel):
@@ -160,9 +163,9 @@ def test_message_d_erreur_en_francais_avec_ligne_et_correction(ecrire_jeu, refer
     dossier = ecrire_jeu(**_remplacer("demandes", "D1;02/02/2023", "D1;31/02/2023"))
     with pytest.raises(ErreurDonnees) as erreur:
         lire_activite(dossier, referentiel=referentiel)
-    texte = str(erreur.value)
-    assert "demandes.csv, ligne 2, colonne date : date illisible « 31/02/2023 »" in texte
-    assert "JJ/MM/AAAA" in texte
+    texte = lisible(erreur.value)
+    assert "demandes.csv, ligne 2, colonne « date » : Le 31 février 2023 n'existe pas." in texte
+    assert "Corrigez le jour ou le mois de la date." in texte
 
 
 def test_colonne_hors_contrat_ignoree_et_jamais_copiee(ecrire_jeu, referentiel):
@@ -172,7 +175,7 @@ def test_colonne_hors_contrat_ignoree_et_jamais_copiee(ecrire_jeu, referentiel):
     assert "commentaire_interne" not in activite.actions.columns
     avertissement = activite.problemes.iloc[0]
     assert avertissement["gravite"] == "avertissement"
-    assert "hors contrat ignorée" in avertissement["message"]
+    assert "hors contrat, ignorée" in lisible(avertissement["message"])
 
 
 def test_date_hors_annee_avertit(ecrire_jeu, referentiel):
@@ -200,7 +203,7 @@ def test_mode_tolerant_ecarte_et_reconcilie(ecrire_jeu, referentiel):
     motifs = activite.rejets.set_index(["table", "ligne"])["motif"]
     assert motifs[("participations", 4)] == "séance écartée"
     assert "origine inconnue" in motifs[("participations", 6)]
-    assert "date illisible" in motifs[("seances", 3)]
+    assert "il n'y a pas de mois 13" in lisible(motifs[("seances", 3)])
 
 
 def test_classeur_xlsx(ecrire_jeu, referentiel, tmp_path):
@@ -214,7 +217,7 @@ def test_classeur_xlsx(ecrire_jeu, referentiel, tmp_path):
         pd.DataFrame({"note": ["x"]}).to_excel(ecrivain, sheet_name="notes", index=False)
     activite = lire_activite(classeur, referentiel=referentiel)
     assert activite.participations["nombre"].sum() == 24
-    assert activite.problemes["message"].str.contains("feuille « notes » hors contrat").any()
+    assert activite.problemes["message"].map(lisible).str.contains("feuille « notes » hors contrat").any()
     assert activite.source.endswith("activite_2023.xlsx")
 
 
@@ -234,8 +237,8 @@ def test_commande_valider(ecrire_jeu, tmp_path, capsys, monkeypatch):
     sortie = tmp_path / "validation"  # créé s'il manque
     dossier = ecrire_jeu(**_remplacer("participations", "78361;;5", "78361;;-5"))
     assert main(["valider", str(dossier), "--sortie", str(sortie)]) == 1
-    texte = capsys.readouterr().out
-    assert "1 erreur(s)" in texte
+    texte = lisible(capsys.readouterr().out)
+    assert "1 erreur, 0 avertissement" in texte
     assert "Erreurs (1) :" in texte and "participations.csv, ligne 4, colonne « nombre »" in texte
     assert "nombre négatif" in (sortie / "problemes_validation.csv").read_text(encoding="utf-8-sig")
     assert main(["valider", str(ecrire_jeu()), "--sortie", str(sortie)]) == 0
@@ -248,11 +251,14 @@ def test_commande_valider(ecrire_jeu, tmp_path, capsys, monkeypatch):
 
 
 def test_commande_valider_tolerante_ecrit_les_rejets(ecrire_jeu, tmp_path, capsys):
-    sortie = tmp_path
+    sortie = tmp_path / "validation"
     dossier = ecrire_jeu(**_remplacer("participations", "78361;;5", "78361;;-5"))
     assert main(["valider", str(dossier), "--tolerant", "--sortie", str(sortie)]) == 0
-    texte = capsys.readouterr().out
-    assert "Participations : 19 lues = 19 gardées + 0 écartées (1 ligne(s) au nombre illisible" in texte
-    rejets = pd.read_csv(tmp_path / "rejets.csv", sep=";", encoding="utf-8-sig")
+    texte = lisible(capsys.readouterr().out)
+    assert (
+        "Participations : 19 lues = 19 gardées + 0 écartées (1 ligne au nombre illisible, non comptée)"
+        in texte
+    )
+    rejets = pd.read_csv(sortie / "rejets.csv", sep=";", encoding="utf-8-sig")
     assert rejets["ligne"].tolist() == [4]
     assert "nombre négatif" in rejets["motif"].iloc[0]

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from observatoire.cartes import _classes, _fisher_jenks
+from observatoire.presentation.classes import classes_des_taux, fisher_jenks
 
 TAUX = st.lists(
     st.one_of(
@@ -34,12 +34,12 @@ def test_fisher_jenks_identique_a_mapclassify(valeurs, k):
     k = min(k, len(np.unique(valeurs)))
     if k < 2:
         return
-    assert np.array_equal(_fisher_jenks(valeurs, k), _jenks_de_mapclassify(valeurs, k))
+    assert np.array_equal(fisher_jenks(valeurs, k), _jenks_de_mapclassify(valeurs, k))
 
 
 def test_fisher_jenks_sur_mille_valeurs_comme_mapclassify():
     valeurs = np.random.default_rng(7).lognormal(2, 1.5, 1_000)
-    assert np.array_equal(_fisher_jenks(valeurs, 5), _jenks_de_mapclassify(valeurs, 5))
+    assert np.array_equal(fisher_jenks(valeurs, 5), _jenks_de_mapclassify(valeurs, 5))
 
 
 @settings(max_examples=200, deadline=None)
@@ -54,7 +54,7 @@ def test_fisher_jenks_sur_mille_valeurs_comme_mapclassify():
 def test_chaque_taux_est_dans_la_classe_que_la_legende_annonce(valeurs):
     import pandas as pd
 
-    classes = _classes(pd.Series(valeurs, dtype=float))
+    classes = classes_des_taux(pd.Series(valeurs, dtype=float))
     positifs = [v for v in valeurs if v > 0]
     if not positifs:
         assert classes == []

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from observatoire import calculer_indicateurs, lire_activite, situer_activite, valeur
-from observatoire.activite import TABLES
-from observatoire.demo import generer_demo, registre_demo
+from observatoire.activite.contrat import TABLES
+from observatoire.demo.pole_ressources import generer_demo, registre_demo
 
 from .conftest import DEMO
 

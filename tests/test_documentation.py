@@ -8,12 +8,13 @@ import pytest
 
 import observatoire
 from observatoire import calculer_indicateurs, lire_activite, situer_activite
-from observatoire.formats import format_nombre, format_part
-from observatoire.vocabulaires import VOCABULAIRES, normaliser_vocabulaire, suggerer
+from observatoire.activite.vocabulaires import VOCABULAIRES, normaliser_vocabulaire, suggerer
+from observatoire.commun.typographie import format_nombre, format_part
 
 from .conftest import DEMO, RACINE
 
 FINE = "\u202f"
+INSECABLE = "\u00a0"
 
 
 @pytest.mark.parametrize(
@@ -24,8 +25,8 @@ def test_format_nombre(valeur, attendu):
 
 
 def test_format_part():
-    assert format_part(0.46) == f"46{FINE}%"
-    assert format_part(0.0810811, 1) == f"8,1{FINE}%"
+    assert format_part(0.46) == f"46{INSECABLE}%"
+    assert format_part(0.0810811, 1) == f"8,1{INSECABLE}%"
     assert format_part(float("nan")) == "–"
 
 
@@ -53,13 +54,21 @@ def test_data_readme_documente_vocabulaires_et_indicateurs(referentiel):
         "synthese",
         situer_activite(precedente, referentiel),
     )
-    documentees = set(re.findall(r"^\| `([a-z_{},]+)`", texte, re.M))
+    documentees = set(re.findall(r"^\| `([a-z0-9_{},]+)`", texte, re.M))
     developpees = set()
     for cle in documentees:
         groupe = re.fullmatch(r"(\w+)_\{([\w,]+)\}", cle)
         developpees |= {f"{groupe[1]}_{s}" for s in groupe[2].split(",")} if groupe else {cle}
     manquantes = set(indicateurs["indicateur"]) - developpees
     assert not manquantes, f"indicateurs non documentés dans data/README.md : {manquantes}"
+
+
+def test_data_readme_tire_du_catalogue():
+    """Le tableau des indicateurs de data/README.md est celui du catalogue (make documentation)."""
+    from observatoire.indicateurs.catalogue import readme_a_jour
+
+    texte = (RACINE / "data" / "README.md").read_text(encoding="utf-8")
+    assert readme_a_jour(texte) == texte, "tableau des indicateurs à régénérer : make documentation"
 
 
 def test_api_publique_explicite():
@@ -107,14 +116,14 @@ def test_notebooks_versionnes_sans_sortie_avec_le_noyau_du_projet(carnet):
 )
 def test_parts_arrondies_au_demi_superieur(part, attendu):
     """Usage français : 12,5 % → 13 % (l'arrondi de Python, au pair, donnerait 12 %)."""
-    assert format_part(part) == f"{attendu}{FINE}%"
+    assert format_part(part) == f"{attendu}{INSECABLE}%"
 
 
 @pytest.mark.parametrize("maximum", [3, 7, 20, 23, 1173, 4693])
 def test_axes_de_comptage_a_graduations_entieres(maximum):
     import pandas as pd
 
-    from observatoire.graphiques import graphique_barres
+    from observatoire.presentation.graphiques import graphique_barres
 
     valeurs = pd.Series([maximum, maximum // 2, 1], index=["a", "b", "c"])
     for horizontal in (True, False):
@@ -129,7 +138,7 @@ def test_axes_de_comptage_a_graduations_entieres(maximum):
         for g, texte in zip(graduations, etiquettes, strict=True):
             if limites[0] <= g <= limites[1]:
                 assert texte.replace(FINE, "") == str(int(g)), (g, texte)
-        titre = axe.get_title(loc="left")
+        titre = figure.texts[0].get_text()
         assert "\n" in titre and titre.replace("\n", " ").strip() == ("Titre " * 30).strip(), (
             "titre replié, jamais coupé"
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import subprocess
 import sys
 
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from observatoire import ErreurDonnees, lire_activite
 
-from .conftest import DEMO, TABLES_VALIDES
+from .conftest import DEMO, TABLES_VALIDES, lisible
 
 settings.register_profile(
     "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -30,7 +31,16 @@ def _lire(ecrire_jeu, referentiel, encodage="utf-8", **tables):
 
 def _erreurs(excinfo) -> pd.DataFrame:
     problemes = excinfo.value.problemes
-    return problemes[problemes["gravite"] == "erreur"] if problemes is not None else pd.DataFrame()
+    if problemes is None:
+        return pd.DataFrame()
+    erreurs = problemes[problemes["gravite"] == "erreur"]
+    return erreurs.assign(
+        message=erreurs["message"].map(lisible), correction=erreurs["correction"].map(lisible)
+    )
+
+
+def _leve(excinfo, motif: str) -> None:
+    assert re.search(motif, lisible(excinfo.value)), lisible(excinfo.value)
 
 
 def _remplacer(table, ancien, nouveau):
@@ -44,8 +54,9 @@ def test_octet_invalide_dans_un_fichier_utf8(ecrire_jeu, referentiel):
     dossier = ecrire_jeu()
     octets = (dossier / "actions.csv").read_bytes().replace(b"Atelier", b"Atel\xe9ier", 1)
     (dossier / "actions.csv").write_bytes(octets)
-    with pytest.raises(ErreurDonnees, match=r"actions.csv, ligne 3, octet \d+ \(0xE9\).*UTF-8"):
+    with pytest.raises(ErreurDonnees) as leve:
         lire_activite(dossier, referentiel=referentiel)
+    _leve(leve, r"actions.csv, ligne 3, octet \d+ \(0xE9\).*UTF-8")
 
 
 def test_cp1252_entier_accepte(ecrire_jeu, referentiel):
@@ -58,20 +69,23 @@ def test_octet_indefini_en_cp1252(ecrire_jeu, referentiel):
     dossier = ecrire_jeu("cp1252")
     octets = (dossier / "demandes.csv").read_bytes() + b"D4;05/05/2023;ville;;;95;sante;\x81\n"
     (dossier / "demandes.csv").write_bytes(octets)
-    with pytest.raises(ErreurDonnees, match=r"demandes.csv, ligne 5, octet \d+ \(0x81\).*cp1252"):
+    with pytest.raises(ErreurDonnees) as leve:
         lire_activite(dossier, referentiel=referentiel)
+    _leve(leve, r"demandes.csv, ligne 5, octet \d+ \(0x81\).*cp1252")
 
 
 # --------------------------------------------------------------------------- structure
 def test_fichier_vide(ecrire_jeu, referentiel):
-    with pytest.raises(ErreurDonnees, match="seances.csv : fichier vide"):
+    with pytest.raises(ErreurDonnees) as leve:
         _lire(ecrire_jeu, referentiel, seances="")
+    _leve(leve, "seances.csv : fichier vide")
 
 
 def test_table_sans_ligne(ecrire_jeu, referentiel):
     entete = TABLES_VALIDES["participations"].split("\n", 1)[0] + "\n"
-    with pytest.raises(ErreurDonnees, match="table participations sans aucune ligne de données"):
+    with pytest.raises(ErreurDonnees) as leve:
         _lire(ecrire_jeu, referentiel, participations=entete)
+    _leve(leve, "Table participations sans aucune ligne de données")
 
 
 def test_champ_en_trop_sur_la_premiere_ligne(ecrire_jeu, referentiel, capsys):
@@ -103,8 +117,9 @@ def test_separateurs_de_fin_de_ligne_toleres(ecrire_jeu, referentiel):
 
 def test_ligne_de_titre_au_dessus_de_l_en_tete(ecrire_jeu, referentiel):
     texte = "Export du 03/01/2024;;;;;;;;\n;;;;;;;;\n" + TABLES_VALIDES["seances"]
-    with pytest.raises(ErreurDonnees, match="l'en-tête semble être en ligne 3"):
+    with pytest.raises(ErreurDonnees) as leve:
         _lire(ecrire_jeu, referentiel, seances=texte)
+    _leve(leve, "l'en-tête semble être en ligne 3")
 
 
 def test_noms_de_colonnes_sans_casse_ni_accents(ecrire_jeu, referentiel):
@@ -120,8 +135,9 @@ def test_colonne_en_double(ecrire_jeu, referentiel):
     texte = (
         TABLES_VALIDES["actions"].replace("format\n", "format;Axe\n").replace("rencontre\n", "rencontre;x\n")
     )
-    with pytest.raises(ErreurDonnees, match="colonne\\(s\\) en double : axe"):
+    with pytest.raises(ErreurDonnees) as leve:
         _lire(ecrire_jeu, referentiel, actions=texte)
+    _leve(leve, "colonne en double : axe")
 
 
 def test_guillemets_et_retour_a_la_ligne_dans_un_champ(ecrire_jeu, referentiel):
@@ -152,8 +168,9 @@ def test_nombres_hors_bornes(ecrire_jeu, referentiel, ancien, nouveau, message):
 
 
 def test_demi_journees_hors_bornes(ecrire_jeu, referentiel):
-    with pytest.raises(ErreurDonnees, match="au-delà du maximum plausible"):
+    with pytest.raises(ErreurDonnees) as leve:
         _lire(ecrire_jeu, referentiel, **_remplacer("seances", "14/03/2023;2;", "14/03/2023;1e20;"))
+    _leve(leve, "au-delà du maximum plausible")
 
 
 @pytest.mark.parametrize("date", ["1600-01-05", "9999-12-31", "05/01/1600"])
@@ -164,8 +181,9 @@ def test_dates_invraisemblables(ecrire_jeu, referentiel, date):
 
 
 def test_date_a_plus_d_un_an_erreur_a_un_an_avertissement(ecrire_jeu, referentiel):
-    with pytest.raises(ErreurDonnees, match="à plus d'un an de l'année 2023"):
+    with pytest.raises(ErreurDonnees) as leve:
         _lire(ecrire_jeu, referentiel, **_remplacer("seances", "2023-05-10", "2021-05-10"))
+    _leve(leve, "à plus d'un an de l'année 2023")
     activite = _lire(ecrire_jeu, referentiel, **_remplacer("seances", "2023-05-10", "2022-12-20"))
     assert activite.nombre_erreurs == 0 and activite.nombre_avertissements == 1
 
@@ -173,9 +191,10 @@ def test_date_a_plus_d_un_an_erreur_a_un_an_avertissement(ecrire_jeu, referentie
 def test_numero_de_serie_excel(ecrire_jeu, referentiel):
     activite = _lire(ecrire_jeu, referentiel, **_remplacer("seances", "2023-05-10", "45056"))
     assert activite.seances["date"].iloc[1] == pd.Timestamp("2023-05-10")
-    assert "numéro de série Excel, lue 10/05/2023" in activite.problemes["message"].iloc[0]
-    with pytest.raises(ErreurDonnees, match="numéro de série de date Excel"):
+    assert "numéro de série Excel, lue 10 mai 2023" in lisible(activite.problemes["message"].iloc[0])
+    with pytest.raises(ErreurDonnees) as leve:
         _lire(ecrire_jeu, referentiel, **_remplacer("seances", "2023-05-10", "999999"))
+    _leve(leve, "numéro de série de date Excel")
 
 
 @pytest.mark.parametrize("code", ["99999", "96001", "00123"])  # 20001 est un ancien code (Afa, 2A001)
@@ -202,7 +221,7 @@ def test_lieu_loin_de_sa_commune(ecrire_jeu, referentiel):
     activite = _lire(
         ecrire_jeu, referentiel, **_remplacer("seances", "14/03/2023;2;95018", "14/03/2023;2;95063")
     )
-    avertissement = activite.problemes.query("gravite == 'avertissement'")["message"].iloc[0]
+    avertissement = lisible(activite.problemes.query("gravite == 'avertissement'")["message"].iloc[0])
     assert "séance S1 : lieu à" in avertissement and "hors de sa commune 95063" in avertissement
 
 
@@ -252,7 +271,7 @@ def _cli(*arguments, **options):
         (["rapports", "--distance", "-5"], "distance de proximité hors limites"),
         (["rapports", "--annee", "abc"], "année illisible"),
         (["rapports", "--jobs", "0"], "--jobs doit être un entier"),
-        (["rapports", "--departements", "999"], "Code de département invalide"),
+        (["rapports", "--departements", "999"], "Code de département invalide : « 999 »"),
         (["rapports", "--departements", "13"], "hors du territoire du centre : 13"),
         (["valider", "data/demo", "--annee", "abc"], "année illisible"),
         (["inconnue"], "choix invalide"),
@@ -262,7 +281,7 @@ def _cli(*arguments, **options):
 def test_cli_parametres_en_francais_code_2(arguments, attendu):
     resultat = _cli(*arguments)
     assert resultat.returncode == 2, resultat.stderr
-    assert attendu in resultat.stderr
+    assert attendu in lisible(resultat.stderr)
     assert "Traceback" not in resultat.stderr + resultat.stdout
 
 
@@ -275,22 +294,21 @@ def test_cli_valider_sortie_dans_un_dossier_manquant_ou_sur_un_fichier(ecrire_je
     fichier = tmp_path / "un_fichier.csv"
     fichier.write_text("x")
     resultat = _cli("valider", dossier, "--sortie", fichier)
-    assert resultat.returncode == 2 and "--sortie doit être un dossier" in resultat.stderr
+    assert resultat.returncode == 2 and "--sortie doit être un dossier" in lisible(resultat.stderr)
     assert "Traceback" not in resultat.stderr
 
 
 def test_cli_valider_donnees_comme_rapports(tmp_path):
     resultat = _cli("valider", "--donnees", DEMO, "--annee", "2023")
     assert resultat.returncode == 0, resultat.stderr
-    assert (
-        "le dossier de CSV est lu" in resultat.stdout and "0 erreur(s), 0 avertissement(s)" in resultat.stdout
-    )
+    sortie = lisible(resultat.stdout)
+    assert "le dossier de CSV est lu" in sortie and "0 erreur, 0 avertissement" in sortie
 
 
 def test_cli_donnees_cassees_sans_trace(ecrire_jeu):
     dossier = ecrire_jeu(seances="")
     resultat = _cli("valider", dossier)
-    assert resultat.returncode == 1 and "fichier vide" in resultat.stderr
+    assert resultat.returncode == 1 and "fichier vide" in lisible(resultat.stderr)
     assert "Traceback" not in resultat.stderr + resultat.stdout
 
 
@@ -299,7 +317,8 @@ def test_cli_premiers_problemes_puis_le_compte(ecrire_jeu):
     dossier = ecrire_jeu(participations=TABLES_VALIDES["participations"] + lignes)
     resultat = _cli("valider", dossier)
     assert resultat.returncode == 1
-    assert "Erreurs (30) :" in resultat.stdout and "… et 10 autre(s)" in resultat.stdout
+    sortie = lisible(resultat.stdout)
+    assert "Erreurs (30) :" in sortie and "… et 10 autres : la liste complète" in sortie
     assert "Avertissements" not in resultat.stdout
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from decimal import ROUND_HALF_UP, Decimal
 
 import geopandas as gpd
 import numpy as np
@@ -15,9 +16,9 @@ from hypothesis import strategies as st
 from shapely import Point, box
 
 from observatoire import ErreurParametre, preparer_rapport
-from observatoire.fiches import FicheQPV, _indices_des_plus_proches
+from observatoire.fiches import FicheQPV, indices_des_plus_proches
 
-from .conftest import DEMO, RACINE
+from .conftest import DEMO, RACINE, leve, lisible
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_seances_de_la_fiche_recalculees(rapport, code_qp):
     forme = gpd.read_file(RACINE / "data" / "reference" / "qpv_2024.geojson").to_crs(2154)
     forme = forme[forme["code_qp"] == code_qp].geometry.iloc[0]
     distances = points.distance(forme)
-    fiche = FicheQPV(rapport.situee, rapport.referentiel, code_qp)
+    fiche = FicheQPV(rapport.ensemble, code_qp)
     assert sorted(fiche.seances["id_seance"]) == sorted(points.loc[distances <= 300, "id_seance"])
     assert (fiche.seances["distance_qpv_m"] == 0).sum() == (distances == 0).sum()
     page = fiche.page()
@@ -57,10 +58,20 @@ def test_seances_de_la_fiche_recalculees(rapport, code_qp):
     # Les 5 lieux les plus proches : un lieu par point au mètre près, distance de son premier point.
     cle = points.geometry.x.round(0).astype(str) + ";" + points.geometry.y.round(0).astype(str)
     premiers = points.assign(cle=cle, distance=distances.round(0)).drop_duplicates("cle")
-    attendues = sorted(premiers["distance"].astype(int))[:5]
+    attendues = [_distance_ecrite(d) for d in sorted(premiers["distance"].astype(int))[:5]]
     lignes = re.findall(r"<tr><td>.*?</tr>", str(fiche.lieux_proches()))
-    montrees = [int(re.sub(r"\D", "", re.findall(r"<td>(.*?)</td>", ligne)[2])) for ligne in lignes]
+    montrees = [lisible(re.findall(r"<td[^>]*>(.*?)</td>", ligne)[2]) for ligne in lignes]
     assert montrees == attendues
+
+
+def _distance_ecrite(metres: int) -> str:
+    """Comme un lecteur l'attend : « dedans », « 850 m », « 2,6 km » (demi vers le haut)."""
+    if metres == 0:
+        return "dedans"
+    if metres < 1000:
+        return f"{metres} m"
+    kilometres = Decimal(metres) / 1000
+    return str(kilometres.quantize(Decimal("0.1"), ROUND_HALF_UP)).replace(".", ",") + " km"
 
 
 @settings(max_examples=60, deadline=None)
@@ -72,7 +83,7 @@ def test_plus_proches_par_index_spatial_comme_par_force_brute(coordonnees, nombr
     """Le rayon qui double trouve toujours les plus proches, égalités au mètre comprises."""
     points = gpd.GeoSeries([Point(x, y) for x, y in coordonnees], crs=2154)
     forme = box(0, 0, 500, 300)
-    candidats = _indices_des_plus_proches(points.sindex, forme, nombre)
+    candidats = indices_des_plus_proches(points.sindex, forme, nombre)
     distances = points.distance(forme).round(0)
     seuil = distances.nsmallest(min(nombre, len(points))).max()
     assert set(np.flatnonzero(distances <= seuil)) <= set(candidats)
@@ -80,8 +91,8 @@ def test_plus_proches_par_index_spatial_comme_par_force_brute(coordonnees, nombr
 
 
 def test_qpv_inconnu(rapport):
-    with pytest.raises(ErreurParametre, match="QPV inconnu du référentiel : 'QN99999X'"):
-        FicheQPV(rapport.situee, rapport.referentiel, "QN99999X")
+    with leve(ErreurParametre, "QPV inconnu du référentiel : « QN99999X »"):
+        FicheQPV(rapport.ensemble, "QN99999X")
 
 
 @pytest.mark.lent
@@ -106,6 +117,6 @@ def test_commande_fiches(tmp_path):
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert resultat.returncode == 0, resultat.stderr
-    assert "19 fiche(s) QPV écrite(s)" in resultat.stdout
+    assert "19 fiches QPV écrites" in lisible(resultat.stdout)
     pages = sorted(p.name for p in (tmp_path / "fiches").glob("QN*[!e].html"))
     assert len(pages) == 19 and all(p.startswith("QN092") for p in pages)

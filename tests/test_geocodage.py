@@ -18,9 +18,9 @@ import geopandas as gpd
 import pytest
 
 from observatoire import lire_activite
-from observatoire.geocodage import ErreurGeocodage, geocoder
+from observatoire.activite.geocodage import ErreurGeocodage, geocoder
 
-from .conftest import DEMO, RACINE
+from .conftest import DEMO, RACINE, leve, lisible
 
 
 class _Geocodeur:
@@ -125,7 +125,7 @@ def donnees(tmp_path):
 
 
 def test_geocodage_de_bout_en_bout(geocodeur, donnees, referentiel, monkeypatch):
-    monkeypatch.setattr("observatoire.geocodage.time.sleep", lambda s: None)
+    monkeypatch.setattr("observatoire.activite.geocodage.time.sleep", lambda s: None)
     avant = lire_activite(donnees / "2023", annee=2023, referentiel=referentiel)
     sans_coordonnees = int((avant.seances["placement"] == "non_placee").sum())
     assert sans_coordonnees == 20  # les 17 de la démonstration et les 3 ajoutées
@@ -135,7 +135,7 @@ def test_geocodage_de_bout_en_bout(geocodeur, donnees, referentiel, monkeypatch)
     assert bilan.lots == len(geocodeur.requetes) and bilan.lots >= 2, "par lots"
     assert all(len(lot) <= 10 for lot in geocodeur.requetes)
     assert [v["id_lieu"] for v in bilan.a_verifier] and len(bilan.a_verifier) == 2
-    assert any("score 0.41" in v["motif"] for v in bilan.a_verifier)
+    assert any("score 0,41 inférieur à 0,70" in v["motif"] for v in bilan.a_verifier)
     assert any("commune 95063, et non 95018" in v["motif"] for v in bilan.a_verifier)
     assert [v["adresse"] for v in bilan.non_trouves] == ["99 rue Inconnue"]
     registre = (donnees / "lieux.csv").read_text(encoding="utf-8-sig")
@@ -161,7 +161,7 @@ def test_geocodage_de_bout_en_bout(geocodeur, donnees, referentiel, monkeypatch)
 
 def test_429_puis_503_avec_retry_after(geocodeur, donnees, monkeypatch):
     attentes = []
-    monkeypatch.setattr("observatoire.geocodage.time.sleep", attentes.append)
+    monkeypatch.setattr("observatoire.activite.geocodage.time.sleep", attentes.append)
     geocodeur.modes = ["429", "503"]
     bilan = geocoder(donnees / "2023", url=geocodeur.url)
     assert bilan.lots == 1 and len(geocodeur.requetes) == 3 and attentes == [0.0, 0.0]
@@ -169,10 +169,10 @@ def test_429_puis_503_avec_retry_after(geocodeur, donnees, monkeypatch):
 
 @pytest.mark.parametrize("mode", ["503", "tronque", "mal_forme"])
 def test_reponse_mauvaise_rien_n_est_modifie(geocodeur, donnees, monkeypatch, mode):
-    monkeypatch.setattr("observatoire.geocodage.time.sleep", lambda s: None)
+    monkeypatch.setattr("observatoire.activite.geocodage.time.sleep", lambda s: None)
     registre = (donnees / "lieux.csv").read_bytes()
     geocodeur.modes = [mode] * 4
-    with pytest.raises(ErreurGeocodage, match="après 4 essais.*rien n'a été modifié"):
+    with leve(ErreurGeocodage, "après 4 essais.*rien n'a été modifié"):
         geocoder(donnees / "2023", url=geocodeur.url)
     assert (donnees / "lieux.csv").read_bytes() == registre
     assert not (donnees / "geocodage_cache.csv").exists()
@@ -185,7 +185,7 @@ def test_hors_ligne_le_dit_et_ne_change_rien(donnees):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert resultat.returncode == 2
-    assert "Géocodeur injoignable" in resultat.stderr and "Rien n'a été modifié" in resultat.stderr
+    assert "Géocodeur injoignable" in resultat.stderr and "Rien n'a été modifié" in lisible(resultat.stderr)
     assert "Traceback" not in resultat.stderr
     assert (donnees / "lieux.csv").read_bytes() == registre
 

@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from .conftest import lisible
+
 pytestmark = [pytest.mark.navigateur, pytest.mark.lent]
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -107,7 +109,9 @@ def test_rapport_hors_ligne_avec_carte_dans_son_cadre(navigateur, lot, tmp_path)
     chemin = lot[0]["dossier"] / "95" / "rapport.html"
     navigateur.get(chemin.as_uri())
     assert navigateur.execute_script("return document.documentElement.lang") == "fr"
-    assert navigateur.find_element("tag name", "h1").text.startswith("Activité 2023 — Val-d'Oise (95)")
+    assert lisible(navigateur.find_element("tag name", "h1").text).startswith(
+        "Activité 2023 — Val-d'Oise (95)"
+    )
     texte = navigateur.find_element("tag name", "body").text
     assert ".obs-bandeau{" not in texte and "<style" not in texte, "du balisage affiché comme du texte"
     images = navigateur.execute_script(

@@ -24,6 +24,7 @@ import pytest
 
 RACINE = Path(__file__).resolve().parents[1]
 REFERENCE = RACINE / "data" / "reference"
+MIROIR_FRANCE = RACINE.parent / "shared" / "reference" / "france"
 DEMO = RACINE / "data" / "demo"
 TERRITOIRE = ("78", "92", "95")
 D = 300.0
@@ -48,7 +49,16 @@ def charger_brut(reference: Path, territoire: tuple[str, ...]) -> dict:
     departements = pd.DataFrame(
         gpd.read_file(reference / "departements_france.geojson").drop(columns="geometry")
     )
+    # Population et statut des QPV : les fichiers bruts du miroir, pas ceux installés.
+    contexte = pd.read_csv(MIROIR_FRANCE / "qpv_2024_contexte.csv", dtype=str, keep_default_na=False)
+    contexte = contexte[contexte["dans_qpv_2024_france"] == "True"]
+    correspondance = pd.read_csv(
+        MIROIR_FRANCE / "qpv_2024_2015_correspondance.csv", dtype=str, keep_default_na=False
+    )
     return {
+        "population": pd.to_numeric(contexte.set_index("code_qp")["population_municipale"]),
+        "statut": correspondance.set_index("code_qp")["statut"],
+        "communes_pv_france": set(france.loc[pd.to_numeric(france["n_qpv_2024"]) > 0, "insee_com"]),
         "qpv": qpv,
         "communes": communes,
         "france": france,
@@ -134,7 +144,8 @@ def oracle(
     seances = seances.merge(
         attributs[["insee_com", "insee_dep"]], left_on="code_commune", right_on="insee_com", how="left"
     )
-    seances["insee_dep"] = seances["insee_dep"].fillna(seances["code_commune"].str[:2])
+    seances["insee_dep"] = seances["insee_dep"].fillna(_dep(seances["code_commune"]))
+    seances.loc[seances["distanciel"], "insee_dep"] = ""  # une séance à distance : d'aucun département
     placee = ~seances["distanciel"] & seances["latitude"].notna() & seances["longitude"].notna()
     seances["precision"] = np.where(
         seances["distanciel"], "distanciel", np.where(placee, "coordonnees", "commune")
@@ -171,6 +182,7 @@ def oracle(
     code = participations["code_commune_origine"]
     participations["dep"] = _dep(code).where(code != "", participations["departement_origine"])
     participations["dans"] = participations["dep"].isin(TERRITOIRE)
+    participations["pv"] = participations["code_commune_origine"].isin(brut["communes_pv_france"])
 
     demandes = _demandes_situees(t["demandes"], attributs, brut)
     demandes["connue"] = (
@@ -186,7 +198,7 @@ def oracle(
     lignes = []
     for territoire in (*TERRITOIRE, "synthese"):
         lignes += _territoire(
-            territoire, seances, participations, demandes, dedans, autour, communes, qpv, avant
+            territoire, seances, participations, demandes, dedans, autour, communes, qpv, avant, brut
         )
         if adherents:
             lignes += _adherents(territoire, adherents, brut["france"], seances, t["participations"])
@@ -232,6 +244,11 @@ def _adherents(t, adherents, france, seances, participations) -> list[dict]:
     n = atteints + len(non_atteints)
     lignes.append(_ligne(t, "adherents", "total", n))
     lignes.append(_ligne(t, "adherents_atteints", "total", atteints, atteints / n if n else np.nan))
+    lignes.append(
+        _ligne(
+            t, "adherents_non_atteints", "total", len(non_atteints), len(non_atteints) / n if n else np.nan
+        )
+    )
     lignes += [_ligne(t, "adherents_non_atteints", c, 0) for c in non_atteints]
     return lignes
 
@@ -307,7 +324,8 @@ def _repartition(t, indicateur, groupes: pd.Series, denominateur):
     ]
 
 
-def _territoire(t, seances, participations, demandes, dedans, autour, communes, qpv, avant):
+def _territoire(t, seances, participations, demandes, dedans, autour, communes, qpv, avant, brut):
+    territoire = brut["territoire"]
     if t != "synthese":
         seances = seances[seances["insee_dep"] == t]
         participations = participations[participations["dep"] == t]
@@ -350,8 +368,19 @@ def _territoire(t, seances, participations, demandes, dedans, autour, communes, 
         reste = total - hors - groupes.sum()
         groupes = pd.concat([groupes, pd.Series({"hors_territoire": hors, "non_renseigne": reste})])
         lignes += _repartition(t, f"participations_par_{cle}", groupes, total)
-    pv = participations.loc[participations["n_qpv_2024"].fillna(0) > 0, "nombre"].sum()
+    pv = participations.loc[participations["pv"], "nombre"].sum()
     lignes.append(_ligne(t, "participations_communes_pv", "total", pv, pv / total if total else np.nan))
+    if t == "synthese":
+        hors_pv = participations.loc[participations["pv"] & ~participations["dans"], "nombre"].sum()
+        lignes.append(
+            _ligne(
+                t,
+                "participations_hors_territoire_communes_pv",
+                "total",
+                hors_pv,
+                hors_pv / hors if hors else np.nan,
+            )
+        )
 
     lignes += _repartition(t, "seances_par_precision", seances.groupby("precision").size(), len(seances))
     placement = seances["placement"].where(seances["precision"] != "distanciel", "distanciel")
@@ -364,13 +393,15 @@ def _territoire(t, seances, participations, demandes, dedans, autour, communes, 
     lignes.append(
         _ligne(t, "seances_par_situation_qpv", "distanciel", (seances["precision"] == "distanciel").sum())
     )
-    lieu = seances["insee_dep"].where(seances["precision"] != "distanciel", "distanciel")
+    lieu = seances["insee_dep"].where(seances["insee_dep"].isin(territoire), "hors_territoire")
+    lieu = lieu.where(seances["precision"] != "distanciel", "distanciel")
     lignes += _repartition(
         t,
         "demi_journees_par_departement",
         seances.groupby(lieu)["demi_journees"].sum(),
         seances["demi_journees"].sum(),
     )
+    lignes += _repartition(t, "seances_par_departement", seances.groupby(lieu).size(), len(seances))
 
     communes_pv = communes[communes["n_qpv_2024"] > 0]
     origines = participations.groupby("code_commune_origine")["nombre"].sum()
@@ -378,6 +409,9 @@ def _territoire(t, seances, participations, demandes, dedans, autour, communes, 
     lignes += [
         _ligne(t, "communes_pv", "total", len(communes_pv)),
         _ligne(t, "communes_pv_atteintes", "total", atteintes.sum(), atteintes.sum() / len(communes_pv)),
+        _ligne(
+            t, "communes_pv_non_atteintes", "total", (~atteintes).sum(), (~atteintes).sum() / len(communes_pv)
+        ),
     ]
     lignes += [_ligne(t, "communes_pv_non_atteintes", c, 0) for c in communes_pv.loc[~atteintes, "insee_com"]]
     avec_dedans = qpv["code_qp"].isin(dedans["code_qp"])
@@ -395,7 +429,10 @@ def _territoire(t, seances, participations, demandes, dedans, autour, communes, 
             (avec_dedans | avec_autour).sum() / n,
         ),
     ]
-    lignes += [_ligne(t, "qpv_non_atteints", c, 0) for c in qpv.loc[~(avec_dedans | avec_autour), "code_qp"]]
+    atteint = avec_dedans | avec_autour
+    lignes.append(_ligne(t, "qpv_non_atteints", "total", (~atteint).sum(), (~atteint).sum() / n))
+    lignes += [_ligne(t, "qpv_non_atteints", c, 0) for c in qpv.loc[~atteint, "code_qp"]]
+    lignes += _quartiers(t, qpv, atteint, dedans, autour, brut)
 
     connues = demandes[demandes["connue"]]
     hors_d = (~connues["dans"]).sum()
@@ -422,6 +459,36 @@ def _territoire(t, seances, participations, demandes, dedans, autour, communes, 
 
     if avant is not None:
         lignes += _evolution(t, seances, participations, demandes, avant)
+    return lignes
+
+
+def _quartiers(t, qpv, atteint, dedans, autour, brut) -> list[dict]:
+    """Population des QPV (fichier brut du miroir), QPV nouveaux (table de l'ANCT), séances dans
+    ou près des QPV du territoire et leur taux pour 10 000 habitants."""
+    population = qpv["code_qp"].map(brut["population"]).fillna(0).to_numpy()
+    total = population.sum()
+    atteinte = population[atteint.to_numpy()].sum()
+    lignes = [
+        _ligne(t, "population_qpv", "total", total),
+        _ligne(t, "population_qpv_atteints", "total", atteinte, atteinte / total),
+        _ligne(t, "population_qpv_non_atteints", "total", total - atteinte, (total - atteinte) / total),
+    ]
+    for code, nombre in zip(qpv.loc[~atteint, "code_qp"], population[~atteint.to_numpy()], strict=True):
+        lignes.append(_ligne(t, "population_qpv_non_atteints", code, nombre, nombre / total))
+    nouveaux = (qpv["code_qp"].map(brut["statut"]) == "NOUVEAU").to_numpy()
+    lignes.append(_ligne(t, "qpv_nouveaux", "total", nouveaux.sum()))
+    lignes.append(
+        _ligne(
+            t, "qpv_nouveaux_atteints", "total", (nouveaux & atteint.to_numpy()).sum(),
+            (nouveaux & atteint.to_numpy()).sum() / nouveaux.sum() if nouveaux.sum() else np.nan,
+        )
+    )  # fmt: skip
+    codes = set(qpv["code_qp"])
+    seances = set(dedans.loc[dedans["code_qp"].isin(codes), "id_seance"]) | set(
+        autour.loc[autour["code_qp"].isin(codes), "id_seance"]
+    )
+    lignes.append(_ligne(t, "seances_qpv", "total", len(seances)))
+    lignes.append(_ligne(t, "seances_qpv_pour_10000_habitants", "total", len(seances) / total * 10_000))
     return lignes
 
 
@@ -669,7 +736,7 @@ def _en_clair(page: str) -> str:
 
 @pytest.mark.parametrize("territoire", ["92", "synthese"])
 def test_carte_infobulles_et_valeurs_recalculees(territoire, brut):
-    from observatoire.cartes import carte_activite, html_carte
+    from observatoire.presentation.cartes import carte_activite, html_carte
 
     attendu = oracle(DEMO / "2023", brut)
     _, situee, referentiel = _produit(DEMO, 2023, False)
@@ -697,7 +764,7 @@ def test_carte_infobulles_et_valeurs_recalculees(territoire, brut):
     # Fenêtres des lieux : une par lieu, avec ses séances et leurs participations.
     totaux = sorted(
         (int(n), int(p.replace("\u202f", "")))
-        for n, p in re.findall(r"<br>(\d+) séance\(s\), ([\d\u202f]+) participations", _en_clair(page))
+        for n, p in re.findall(r"<br>(\d+) séances?, ([\d\u202f]+) participations?", _en_clair(page))
     )
     t = _lire(DEMO / "2023")
     seances = t["seances"]
@@ -716,7 +783,7 @@ def test_carte_infobulles_et_valeurs_recalculees(territoire, brut):
 def test_carte_agregee_par_epci_et_qpv_en_points(brut, monkeypatch):
     """À l'échelle nationale, les aplats passent à l'EPCI et les QPV à des points : forcé ici par
     des seuils bas, puis recalculé par un simple groupby sur les communes."""
-    from observatoire import cartes
+    from observatoire.presentation import cartes
 
     monkeypatch.setattr(cartes, "SEUIL_COMMUNES_APLATS", 100)
     monkeypatch.setattr(cartes, "SEUIL_QPV_PERIMETRES", 10)
@@ -743,12 +810,12 @@ def test_carte_agregee_par_epci_et_qpv_en_points(brut, monkeypatch):
 
 def test_lieux_regroupes_par_unite_au_dela_du_seuil(brut, monkeypatch):
     """Trop de lieux : un marqueur par unité des aplats, qui compte toutes ses séances placées."""
-    from observatoire import cartes
+    from observatoire.presentation import cartes
 
     monkeypatch.setattr(cartes, "SEUIL_LIEUX", 5)
     _, situee, referentiel = _produit(DEMO, 2023, False)
     page = cartes.html_carte(cartes.carte_activite(situee, referentiel, "95"))
-    comptes = [int(n) for n in re.findall(r"\((?:commune)\)<br>(\d+) séance\(s\)", _en_clair(page))]
+    comptes = [int(n) for n in re.findall(r"\((?:commune)\)<br>(\d+) séances?", _en_clair(page))]
     placees = situee.seances[
         (situee.seances["precision"] == "coordonnees") & (situee.seances["insee_dep"] == "95")
     ]

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DEMO, RACINE
+from observatoire.commun.fichiers import marquer_dossier
+
+from .conftest import DEMO, RACINE, lisible
 
 TERRITOIRES = ["78", "92", "95", "synthese"]
 STABLES = ["rapport.html", "rapport.ipynb", "carte.html", "indicateurs.csv"]
@@ -183,6 +185,7 @@ def test_kill_9_puis_relance(tmp_path):
 def test_lien_symbolique_a_un_nom_temporaire_jamais_suivi(tmp_path):
     sortie = tmp_path / "reports"
     (sortie / "2023").mkdir(parents=True)
+    marquer_dossier(sortie / "2023", "annee")
     cible = tmp_path / "precieux.txt"
     cible.write_text("à ne pas écraser")
     for nom in (".rejets.csv.tmp", ".index.html.tmp", ".manifest.json.tmp"):
@@ -196,7 +199,7 @@ def test_lien_symbolique_a_un_nom_temporaire_jamais_suivi(tmp_path):
 def test_sortie_impossible_message_francais(tmp_path):
     resultat = _lancer("--donnees", DEMO, "--sortie", "/proc/observatoire-interdit", "--departements", "95")
     assert resultat.returncode == 2
-    assert "Impossible d'écrire dans le dossier de sortie" in resultat.stderr
+    assert "Impossible d'écrire dans le dossier de sortie" in lisible(resultat.stderr)
     assert "Traceback" not in resultat.stderr
 
 
@@ -248,7 +251,7 @@ def test_csv_sans_formule_executable(ecrire_jeu, tmp_path):
 def test_neutralisation_garde_les_nombres():
     import pandas as pd
 
-    from observatoire.commun import neutraliser_formules
+    from observatoire.commun.fichiers import neutraliser_formules
 
     table = pd.DataFrame(
         {"a": ["=1+1", "-3", "+4,5", "@x", "\tx", "texte", None], "b": [1, -2, 3, 4, 5, 6, 7]}

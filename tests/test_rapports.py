@@ -13,12 +13,17 @@ import nbformat
 import pandas as pd
 import pytest
 
-from observatoire import ErreurParametre, charger_referentiel, lire_activite, situer_activite
-from observatoire.cartes import carte_activite, html_carte
+from observatoire import (
+    ErreurParametre,
+    charger_referentiel,
+    lire_activite,
+    produire_rapports,
+    situer_activite,
+)
 from observatoire.cli import main
-from observatoire.lot import produire_rapports
+from observatoire.presentation.cartes import carte_activite, html_carte
 
-from .conftest import CHARGE, DEMO, RACINE
+from .conftest import CHARGE, DEMO, RACINE, leve, lisible
 
 TERRITOIRES = ("78", "92", "95", "synthese")
 
@@ -121,8 +126,8 @@ def test_carte_reproductible_octet_pour_octet(lot, referentiel):
     activite = lire_activite(donnees / "2023", annee=2023, referentiel=referentiel)
     situee = situer_activite(activite, referentiel)
     titre = "Carte de l'activité 2023 — Val-d'Oise (95)"
-    page = html_carte(carte_activite(situee, referentiel, "95", "../fiches/"), titre)
-    assert page == html_carte(carte_activite(situee, referentiel, "95", "../fiches/"), titre)
+    page = html_carte(carte_activite(situee, referentiel, "95", "../fiches/", 2023), titre)
+    assert page == html_carte(carte_activite(situee, referentiel, "95", "../fiches/", 2023), titre)
     assert page.encode("utf-8") == (bilan["dossier"] / "95" / "carte.html").read_bytes()
 
 
@@ -148,19 +153,25 @@ def test_notebook_execute_garde_le_code_en_chaine(lot):
 
 @pytest.mark.lent
 def test_un_departement_en_echec_n_arrete_pas_le_lot(tmp_path, monkeypatch, capsys):
-    notebooks = tmp_path / "projet" / "notebooks"
+    from observatoire.commun.fichiers import marquer_dossier
+    from observatoire.publication import noyaux
+
+    notebooks = tmp_path / "notebooks"
     notebooks.mkdir(parents=True)
-    (tmp_path / "projet" / "pyproject.toml").write_text("")
-    (tmp_path / "projet" / "src" / "observatoire").mkdir(parents=True)
     carnet = nbformat.read(RACINE / "notebooks" / "rapport_departement.ipynb", as_version=4)
     carnet.cells.insert(3, nbformat.v4.new_code_cell('assert departement != "92", "panne simulée"'))
     nbformat.write(carnet, notebooks / "rapport_departement.ipynb")
     shutil.copy(RACINE / "notebooks" / "synthese.ipynb", notebooks / "synthese.ipynb")
-    monkeypatch.setattr("observatoire.lot.racine_projet", lambda: tmp_path / "projet")
+    monkeypatch.setattr(
+        noyaux,
+        "notebook_du_lot",
+        lambda t: notebooks / ("synthese.ipynb" if t == "synthese" else "rapport_departement.ipynb"),
+    )
     repertoire_courant = Path.cwd()
     sortie = tmp_path / "reports"
     (sortie / "2023" / "92").mkdir(parents=True)
     (sortie / "2023" / "92" / "ancien.txt").write_text("rapport précédent")
+    marquer_dossier(sortie / "2023", "annee")  # une année publiée par l'outil
     code = main(
         [
             "rapports",
@@ -177,25 +188,23 @@ def test_un_departement_en_echec_n_arrete_pas_le_lot(tmp_path, monkeypatch, caps
     )
     assert code == 1
     assert Path.cwd() == repertoire_courant, "le lot ne doit pas changer le répertoire courant"
-    erreurs = capsys.readouterr().err
+    erreurs = lisible(capsys.readouterr().err)
     assert "92 : cellule" in erreurs and "panne simulée" in erreurs
     assert "rien n'a été publié" in erreurs
     # Une année se publie entière ou pas du tout : la publication en place est intacte.
-    assert [p.name for p in (sortie / "2023").iterdir()] == ["92"]
+    assert sorted(p.name for p in (sortie / "2023").iterdir()) == [".observatoire", "92"]
     assert [p.name for p in (sortie / "2023" / "92").iterdir()] == ["ancien.txt"]
     assert sorted(p.name for p in sortie.iterdir()) == ["2023"], "aucun dossier temporaire, aucun verrou"
 
 
 def test_parametres_du_lot_valides(tmp_path):
-    with pytest.raises(
-        ErreurParametre, match="hors du territoire du centre : 13. Codes disponibles : 78, 92, 95"
-    ):
+    with leve(ErreurParametre, "hors du territoire du centre\u202f: 13. Codes disponibles"):
         produire_rapports(departements=["13"], donnees=DEMO, sortie=tmp_path)
-    with pytest.raises(ErreurParametre, match="Aucune donnée pour 2019"):
+    with leve(ErreurParametre, "Aucune donnée pour 2019"):
         produire_rapports(annee=2019, donnees=DEMO, sortie=tmp_path)
-    with pytest.raises(ErreurParametre, match="invalide"):
+    with leve(ErreurParametre, "invalide"):
         produire_rapports(departements=["../../etc"], donnees=DEMO, sortie=tmp_path)
-    with pytest.raises(ErreurParametre, match="refusé"):
+    with leve(ErreurParametre, "refusé"):
         produire_rapports(donnees=DEMO, sortie="/")
     assert charger_referentiel(("95",)).departements_demandes == ("95",)
 
@@ -211,7 +220,7 @@ def test_papermill_depuis_ailleurs_avec_cwd(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert resultat.returncode == 0, resultat.stderr[-2000:]
-    assert re.search(r"Yvelines \(78\)</h1>", sortie.read_text(encoding="utf-8"))
+    assert re.search(r"Yvelines \(78\) — ", sortie.read_text(encoding="utf-8"))
 
 
 @pytest.mark.lent
@@ -237,21 +246,26 @@ def test_papermill_direct_normalise_le_code(tmp_path, valeur):
         timeout=300,
     )
     assert resultat.returncode == 0, resultat.stderr[-2000:]
-    attendu = r"Val-d(&#x27;|&#39;|')Oise \(95\)</h1>" if valeur == "095" else r"Hauts-de-Seine \(92\)</h1>"
+    attendu = r"Val-d(&#x27;|&#39;|'|’)Oise \(95\) — " if valeur == "095" else r"Hauts-de-Seine \(92\) — "
     assert re.search(attendu, sortie.read_text(encoding="utf-8"))
 
 
 def test_ensemble_d_un_departement_donne_les_memes_chiffres_que_l_ensemble_entier(tmp_path):
     """Chaque notebook de département reçoit une activité réduite : rien ne doit changer."""
-    from observatoire import Parametres
-    from observatoire.rapport import ecrire_ensemble, preparer_ensemble, preparer_rapport
+    from observatoire import Ensemble, Parametres, calculer_indicateurs, preparer_rapport
+    from observatoire.rapport import Rapport
 
-    ensemble = preparer_ensemble(Parametres(annee=2023, donnees=DEMO))
-    fichiers = ecrire_ensemble(ensemble, tmp_path, ["78", "92", "95", "synthese"])
-    total = len(ensemble["situee"].participations)
+    ensemble = Ensemble.preparer(Parametres(annee=2023, donnees=DEMO))
+    fichiers = ensemble.ecrire(tmp_path, ["78", "92", "95", "synthese"])
+    total = len(ensemble.situee.participations)
+    complet = Ensemble.lire(fichiers["synthese"])
     for departement in ("78", "92", "95"):
         reduit = preparer_rapport(departement, ensemble=fichiers[departement])
-        entier = preparer_rapport(departement, ensemble=fichiers["synthese"])
+        indicateurs = calculer_indicateurs(
+            complet.situee, complet.referentiel, departement, complet.precedente,
+            adherents=complet.centre.adherents, annee=2023,
+        )  # fmt: skip
+        entier = Rapport(complet, departement, indicateurs, dans_un_lot=True)
         assert 0 < len(reduit.situee.participations) < total  # la réduction n'est pas vide ni nulle
         assert len(reduit.activite.participations) == len(reduit.situee.participations)
         pd.testing.assert_frame_equal(reduit.indicateurs, entier.indicateurs)
@@ -268,11 +282,12 @@ def test_ensemble_d_un_departement_donne_les_memes_chiffres_que_l_ensemble_entie
 
 def test_comparaison_des_departements_identique_sans_decoupage(monkeypatch):
     """La synthèse calcule chaque département sur ses seules participations : mêmes chiffres."""
-    from observatoire import rapport as module
+    from observatoire import preparer_rapport
+    from observatoire.ensemble import Decoupage
 
-    synthese = module.preparer_rapport("synthese", donnees=DEMO)
+    synthese = preparer_rapport("synthese", donnees=DEMO)
     decoupee = str(synthese.comparaison_departements())
-    monkeypatch.setattr(module._Decoupage, "pour", lambda self, departement: self.situee)
+    monkeypatch.setattr(Decoupage, "pour", lambda self, situee, referentiel, departement: situee)
     assert decoupee == str(synthese.comparaison_departements())
 
 
@@ -293,12 +308,12 @@ def test_carte_trop_lourde_remplacee_par_la_statique_et_un_lien(tmp_path, monkey
 @pytest.mark.lent
 def test_noyau_garde_d_un_territoire_a_l_autre_est_vide_et_arrete():
     """Un noyau sert plusieurs notebooks du lot : aucun ne voit les variables du précédent."""
-    from observatoire.lot import _Noyaux
+    from observatoire.publication.noyaux import Noyaux
 
-    with _Noyaux(1) as noyaux:
+    with Noyaux(1) as noyaux:
         noyau = noyaux.du_fil()
-        assert _Noyaux._executer(noyau, "fuite = 1\nassert 'observatoire' not in dir()")
+        assert Noyaux.executer(noyau, "fuite = 1\nassert 'observatoire' not in dir()")
         assert noyaux.du_fil() is noyau  # le même processus, vidé
-        assert not _Noyaux._executer(noyau, "fuite")  # NameError : la variable a disparu
-        assert _Noyaux._executer(noyau, "import sys\nassert 'observatoire.rapport' in sys.modules")
+        assert not Noyaux.executer(noyau, "fuite")  # NameError : la variable a disparu
+        assert Noyaux.executer(noyau, "import sys\nassert 'observatoire.rapport' in sys.modules")
     assert not noyau.is_alive()

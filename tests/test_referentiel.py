@@ -17,9 +17,9 @@ from observatoire import (
     verifier_referentiel,
 )
 from observatoire.cli import main
-from observatoire.referentiel import _lire_couches
+from observatoire.referentiel.chargement import vider_cache
 
-from .conftest import RACINE
+from .conftest import RACINE, leve
 
 
 @pytest.fixture(scope="module")
@@ -69,26 +69,27 @@ def test_chargement_en_lambert93_avec_millesime_et_provenance(installe):
 
 
 def test_chargement_mis_en_cache(installe):
-    charger_referentiel("78", installe)
-    avant = _lire_couches.cache_info().hits
-    charger_referentiel(("78", "92"), installe)
-    assert _lire_couches.cache_info().hits == avant + 1
+    premier = charger_referentiel("78", installe)
+    second = charger_referentiel(("78", "92"), installe)
+    assert second.communes_france is premier.communes_france  # lues une fois, partagées
+    vider_cache()
+    assert charger_referentiel("78", installe).communes_france is not premier.communes_france
 
 
 def test_departement_inconnu_liste_les_codes_valides(installe):
-    with pytest.raises(ErreurParametre, match=r"13.*Codes disponibles : 78, 92, 95"):
+    with leve(ErreurParametre, r"13.*Codes disponibles : 78, 92, 95"):
         charger_referentiel(("95", "13"), installe)
 
 
 def test_codes_de_departement_normalises(installe):
     assert charger_referentiel(95, installe).departements_demandes == ("95",)
     assert charger_referentiel("095", installe).departements_demandes == ("95",)
-    with pytest.raises(ErreurParametre, match="invalide"):
+    with leve(ErreurParametre, "invalide"):
         charger_referentiel("quatre-vingt-quinze", installe)
 
 
 def test_referentiel_absent_nomme_la_commande(tmp_path):
-    with pytest.raises(ErreurReferentiel, match="observatoire referentiel installer"):
+    with leve(ErreurReferentiel, "observatoire referentiel installer"):
         charger_referentiel(None, tmp_path / "rien")
 
 
@@ -101,7 +102,7 @@ def test_fichier_tronque_refuse_sans_toucher_l_installation(miroir, tmp_path):
     cible = tmp_path / "reference"
     installer_referentiel(miroir, cible, departements="95")
     avant = (cible / "manifest.json").read_text(encoding="utf-8")
-    with pytest.raises(ErreurReferentiel, match="illisible ou tronqué"):
+    with leve(ErreurReferentiel, "illisible ou tronqué"):
         installer_referentiel(copie, cible, departements="95")
     assert (cible / "manifest.json").read_text(encoding="utf-8") == avant
 
@@ -111,16 +112,16 @@ def test_somme_de_controle_differente(miroir, tmp_path):
     installer_referentiel(miroir, cible, departements="92")
     with open(cible / "epci.geojson", "a", encoding="utf-8") as flux:
         flux.write(" ")
-    with pytest.raises(ErreurReferentiel, match="sha256"):
+    with leve(ErreurReferentiel, "sha256"):
         verifier_referentiel(cible)
-    _lire_couches.cache_clear()
-    with pytest.raises(ErreurReferentiel, match="modifié ou est corrompu"):
+    vider_cache()
+    with leve(ErreurReferentiel, "modifié ou est corrompu"):
         charger_referentiel(None, cible)
 
 
 def test_miroir_incomplet(tmp_path):
     (tmp_path / "vide").mkdir()
-    with pytest.raises(ErreurReferentiel, match="ne contient pas les couches nationales"):
+    with leve(ErreurReferentiel, "ne contient pas les couches nationales"):
         installer_referentiel(tmp_path / "vide", tmp_path / "reference", departements="95")
 
 

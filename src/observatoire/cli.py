@@ -472,10 +472,9 @@ def _valider(arguments) -> int:
 
     source, annee, donne = _source_a_valider(arguments)
     if arguments.sortie:
-        racine = donne.parent if donne.is_file() or (donne / "actions.csv").is_file() else donne
         verifier_sorties(
             [("le dossier de sortie (--sortie)", arguments.sortie)],
-            entrees_des_donnees(racine, referentiel=arguments.referentiel or dossier_referentiel_par_defaut())
+            entrees_des_donnees(donne, referentiel=arguments.referentiel or dossier_referentiel_par_defaut())
             + entrees_des_donnees(source),
         )
     try:
@@ -536,7 +535,7 @@ def _fiches(arguments) -> int:
     import time
 
     from .commun.fichiers import appliquer_droits, remplacer_dossier
-    from .commun.garde import entrees_des_donnees, verifier_sorties
+    from .commun.garde import Entree, entrees_des_donnees, verifier_sorties
     from .commun.typographie import format_duree, nombre_de
     from .ensemble import Ensemble
     from .fiches import ecrire_fiches
@@ -550,7 +549,8 @@ def _fiches(arguments) -> int:
     )
     ensemble = Ensemble.preparer(parametres)
     verifier_sorties(
-        [("le dossier des fiches (--sortie)", cible)], entrees_des_donnees(ensemble.dossier_referentiel)
+        [("le dossier des fiches (--sortie)", cible)],
+        [Entree(ensemble.dossier_referentiel, "référentiel installé")],
     )
     cible.parent.mkdir(parents=True, exist_ok=True)
     temporaire = Path(tempfile.mkdtemp(prefix=f".fiches-{parametres.annee}-", dir=cible.parent))

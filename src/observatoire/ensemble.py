@@ -21,6 +21,7 @@ from .commun.codes import SYNTHESE, normaliser_territoire
 from .commun.erreurs import ErreurParametre
 from .commun.fichiers import chemin_affichable
 from .commun.parametres import Parametres
+from .commun.typographie import accord
 from .indicateurs.couverture import membres_adherents, restreindre
 from .jointures import ActiviteSituee, situer_activite
 from .referentiel.chargement import Referentiel, charger_referentiel
@@ -217,13 +218,15 @@ def _territoire_du_centre(parametres: Parametres, centre: Centre, referentiel: R
     inconnus = [c for c in parametres.departements if c not in centre.departements]
     if inconnus:
         raise ErreurParametre(
-            f"Département(s) hors du territoire du centre : {', '.join(inconnus)}. Codes disponibles : "
+            f"{accord(len(inconnus), 'Département', 'Départements')} hors du territoire du centre : {', '.join(inconnus)}. "
+            "Codes disponibles : "
             f"{', '.join(centre.departements)}."
         )
     inconnus = membres_adherents(referentiel, centre.adherents).query("type == ''")["code"].tolist()
     if inconnus:
         raise ErreurParametre(
-            f"{centre.fichier} : adhérent(s) inconnu(s) : {', '.join(inconnus)} (ni code INSEE de commune "
+            f"{centre.fichier} : {accord(len(inconnus), 'adhérent inconnu', 'adhérents inconnus')} : {', '.join(inconnus)} "
+            "(ni code INSEE de commune "
             f"du COG {referentiel.millesime_cog}, ni SIREN d'EPCI ou d'EPT). Corrigez la liste « adherents »."
         )
     return parametres if parametres.departements else parametres.avec(departements=centre.departements)

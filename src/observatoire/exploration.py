@@ -22,7 +22,7 @@ from .commun.codes import SYNTHESE
 from .commun.fichiers import ecrire_csv
 from .commun.garde import entrees_des_donnees, verifier_sorties
 from .commun.parametres import Parametres
-from .commun.typographie import format_mois, format_nombre, typographier
+from .commun.typographie import accord, format_mois, format_nombre, typographier
 from .fiches import FicheQPV
 from .indicateurs.calcul import calculer_indicateurs, ecrire_indicateurs, mois_listes
 from .indicateurs.catalogue import CHIFFRES_CLES
@@ -64,7 +64,7 @@ NOMS_COLONNES = {
     "part": "Part",
     "code_qp": "Code",
     "lib_qp": "Quartier prioritaire",
-    "lib_com": "Commune(s)",
+    "lib_com": "Communes",
     "population": "Population",
     "seances_dedans": "Séances dedans",
     "seances_proximite": "Séances à proximité",
@@ -287,7 +287,8 @@ def tableau_participations(
     if inconnues:
         possibles = ", ".join(c for c in COLONNES_GROUPABLES if c != "qpv")
         raise ValueError(
-            f"Colonne(s) inconnue(s) : {', '.join(inconnues)}. Possibles : {possibles} (et qpv seul)."
+            f"{accord(len(inconnues), 'Colonne inconnue', 'Colonnes inconnues')} : {', '.join(inconnues)}. "
+            f"Possibles : {possibles} (et qpv seul)."
         )
     participations = restreindre(situee.participations, "departement", territoire)
     participations = participations.assign(mois=participations["date"].dt.strftime("%Y-%m"))

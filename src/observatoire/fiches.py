@@ -526,7 +526,7 @@ def ecrire_fiches(ensemble: Ensemble, dossier: str | Path, dans_un_lot: bool = T
                     format_nombre(ligne.seances_proximite),
                 ]
             )
-        colonnes = ["QPV", "Code", "Commune(s)", "Population", "Séances dedans", "Séances à proximité"]
+        colonnes = ["QPV", "Code", "Communes", "Population", "Séances dedans", "Séances à proximité"]
         titre = (
             f"{noms.get(departement, departement)} ({departement}) : {nombre_de(len(lignes), 'QPV', 'QPV')}"
         )

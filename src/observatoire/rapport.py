@@ -20,7 +20,15 @@ from .commun.erreurs import ErreurParametre
 from .commun.fichiers import chemin_affichable, version_observatoire
 from .commun.garde import entrees_des_donnees, verifier_sorties
 from .commun.parametres import Parametres
-from .commun.typographie import arrondir, format_date, format_distance, format_nombre, format_part, nombre_de
+from .commun.typographie import (
+    accord,
+    arrondir,
+    format_date,
+    format_distance,
+    format_nombre,
+    format_part,
+    nombre_de,
+)
 from .ensemble import Ensemble
 from .indicateurs.calcul import calculer_indicateurs, ecrire_indicateurs, valeur
 from .indicateurs.catalogue import EVOLUTION
@@ -325,7 +333,7 @@ class Rapport:
             {
                 "QPV": [self._nom_qpv(c, n) for c, n in zip(non["code_qp"], non["lib_qp"], strict=True)],
                 "Code": non["code_qp"],
-                "Commune(s)": non["lib_com"].str.replace(",", ", "),
+                "Communes": non["lib_com"].str.replace(",", ", "),
                 **({"Population": non["population"].map(format_nombre)} if avec_population else {}),
                 "Statut 2024": non["statut_2024"].map(_STATUTS_COURTS).fillna(""),
             }
@@ -348,7 +356,7 @@ class Rapport:
             {
                 "QPV": [self._nom_qpv(c, n) for c, n in zip(oui["code_qp"], oui["lib_qp"], strict=True)],
                 "Code": oui["code_qp"],
-                "Commune(s)": oui["lib_com"].str.replace(",", ", "),
+                "Communes": oui["lib_com"].str.replace(",", ", "),
                 **({"Population": oui["population"].map(format_nombre)} if avec_population else {}),
                 "Séances dedans": oui["seances_dedans"].map(format_nombre),
                 "Séances à proximité": oui["seances_proximite"].map(format_nombre),
@@ -897,7 +905,7 @@ def _verifier_accord(prepares: Parametres, parametres: Parametres | None, valeur
     ]
     if ecarts:
         raise ErreurParametre(
-            "Paramètre(s) en contradiction avec l'ensemble préparé par le lot : "
+            f"{accord(len(ecarts), 'Paramètre', 'Paramètres')} en contradiction avec l'ensemble préparé par le lot : "
             + " ; ".join(ecarts)
             + ". Relancez le lot avec ces valeurs (observatoire rapports …), ou ouvrez le notebook sans ensemble."
         )

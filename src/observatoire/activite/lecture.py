@@ -143,7 +143,7 @@ class Activite:
             f"{format_nombre(participations['participations_gardees'])} gardées + "
             f"{format_nombre(participations['participations_ecartees'])} écartées"
             + (
-                f" ({nombre_de(illisibles, 'ligne au nombre illisible', 'lignes au nombre illisible')}, non comptées)"
+                f" ({nombre_de(illisibles, 'ligne au nombre illisible, non comptée', 'lignes au nombre illisible, non comptées')})"
                 if illisibles
                 else ""
             )

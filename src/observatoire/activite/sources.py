@@ -28,6 +28,7 @@ from ..commun.lecture import (
     probleme,
     table_depuis_enregistrements,
 )
+from ..commun.typographie import accord, nombre_de
 from .contrat import COLONNES_PRIVEES, COLONNES_TEXTE_LIBRE, CONTRAT, TABLES
 
 __all__ = [
@@ -80,7 +81,8 @@ def lire_sources(chemin: Path) -> tuple[dict[str, TableBrute], list[dict]]:
     absentes = [f"{table}.csv" for table in TABLES if not (chemin / f"{table}.csv").is_file()]
     if absentes:
         raise ErreurDonnees(
-            f"Fichier(s) absent(s) dans {chemin.name} : {', '.join(absentes)}. Le dossier doit contenir les "
+            f"{accord(len(absentes), 'Fichier absent', 'Fichiers absents')} dans {chemin.name} : {', '.join(absentes)}. "
+            "Le dossier doit contenir les "
             "quatre tables du contrat (voir data/README.md)."
         )
     return {table: _lire_csv(chemin / f"{table}.csv", table, problemes) for table in TABLES}, problemes
@@ -167,7 +169,8 @@ def _feuilles_des_tables(classeur: str, noms: list[str], problemes: list[dict]) 
     absentes = [t for t in TABLES if t not in par_table]
     if absentes:
         raise ErreurDonnees(
-            f"Feuille(s) absente(s) dans {classeur} : {', '.join(absentes)}. Le classeur doit avoir les "
+            f"{accord(len(absentes), 'Feuille absente', 'Feuilles absentes')} dans {classeur} : {', '.join(absentes)}. "
+            "Le classeur doit avoir les "
             f"feuilles {', '.join(TABLES)} (feuilles présentes : {', '.join(f'« {n} »' for n in noms)})."
         )
     doubles = [
@@ -239,7 +242,8 @@ def _verifier_feuille(chemin: Path, fichier: str, xml: tuple[str, int] | None) -
     if cellules:
         uniques = list(dict.fromkeys(cellules))
         raise ErreurDonnees(
-            f"{fichier} : {len(uniques)} formule(s) sans valeur enregistrée (cellule(s) "
+            f"{fichier} : {nombre_de(len(uniques), 'formule sans valeur enregistrée', 'formules sans valeur enregistrée')} "
+            f"({accord(len(uniques), 'cellule')} "
             f"{', '.join(uniques[:10])}{'…' if len(uniques) > 10 else ''}). Le classeur a été écrit par un "
             "programme qui n'a pas calculé les formules : ouvrez-le dans Excel ou LibreOffice, puis "
             "enregistrez-le, ou remplacez les formules par leurs valeurs."

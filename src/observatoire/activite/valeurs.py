@@ -50,7 +50,7 @@ def _dates(texte: pd.Series) -> pd.Series:
 def dates(valeurs: pd.Series) -> pd.Series:
     """Dates JJ/MM/AAAA, AAAA-MM-JJ (une heure éventuelle ignorée), ou numéro de série Excel
     plausible (1990 à 2100) ; ``NaT`` sinon."""
-    return par_valeur_distincte(valeurs, _dates).astype("datetime64[ns]")
+    return par_valeur_distincte(valeurs, _dates)
 
 
 def _series_excel(texte: pd.Series) -> pd.Series:
@@ -61,9 +61,7 @@ def _series_excel(texte: pd.Series) -> pd.Series:
 
 def series_excel(valeurs: pd.Series) -> pd.Series:
     """Dates écrites comme numéro de série Excel (``45000``) ; ``NaT`` pour toute autre valeur."""
-    return par_valeur_distincte(valeurs, lambda s: _series_excel(s.astype(str).str.strip())).astype(
-        "datetime64[ns]"
-    )
+    return par_valeur_distincte(valeurs, lambda s: _series_excel(s.astype(str).str.strip()))
 
 
 def _decimaux(texte: pd.Series) -> pd.Series:

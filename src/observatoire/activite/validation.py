@@ -227,7 +227,7 @@ def valider_colonnes(
         valeurs = donnees[col.nom]
         if col.unique:
             remplies = valeurs[valeurs != ""]
-            for index in remplies.index[remplies.duplicated(keep="first")]:
+            for index in remplies.index[remplies.duplicated(keep=False)]:
                 _ajouter(problemes, table, brute, index, col.nom, "unique", valeurs[index], referentiel)
         distinctes = pd.Series(pd.unique(valeurs), dtype=object)
         schema = pa.DataFrameSchema(
@@ -410,15 +410,18 @@ def _message(table: str, nom: str, controle: str, valeur, referentiel: Referenti
 
 
 def _message_date(valeur: str) -> tuple[str, str]:
-    jour_mois_annee = re.fullmatch(r"\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*", valeur)
-    if jour_mois_annee:
-        jour, mois, annee = (int(x) for x in jour_mois_annee.groups())
+    francaise = re.fullmatch(r"\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*", valeur)
+    iso = re.fullmatch(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*", valeur)
+    if francaise or iso:
+        jour, mois, annee = (
+            (int(x) for x in francaise.groups()) if francaise else (int(x) for x in reversed(iso.groups()))
+        )
         if 1 <= mois <= 12:
             return (
                 f"le {jour} {mois_en_lettres(mois)} {annee} n'existe pas.",
                 "Corrigez le jour ou le mois de la date.",
             )
-        return f"date « {valeur} » : il n'y a pas de mois {mois}.", "Écrivez la date au format JJ/MM/AAAA."
+        return f"date « {valeur} » : il n'y a pas de mois {mois}.", "Corrigez le mois de la date (de 1 à 12)."
     conseil = ""
     if re.fullmatch(r"\d{4,6}", valeur.strip()):
         conseil = (

@@ -88,7 +88,8 @@ def normaliser_departements(codes: str | Iterable[object]) -> tuple[str, ...]:
             resultat.append(normalise)
     if invalides:
         raise ErreurParametre(
-            f"Code(s) de département invalide(s) : {', '.join(invalides)}. Donnez des codes INSEE comme "
+            f"{'Code de département invalide' if len(invalides) < 2 else 'Codes de département invalides'} : "
+            f"{', '.join(invalides)}. Donnez des codes INSEE comme "
             "« 78 », « 92 », « 95 », « 2A » ou « 971 »."
         )
     if not resultat:

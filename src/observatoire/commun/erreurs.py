@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
+from .typographie import typographier
+
 __all__ = [
     "ErreurDonnees",
     "ErreurObservatoire",
@@ -16,7 +18,11 @@ __all__ = [
 
 
 class ErreurObservatoire(Exception):
-    """Erreur générale de l'observatoire ; le message dit comment corriger."""
+    """Erreur générale de l'observatoire ; le message dit comment corriger, en typographie
+    française (il est montré tel quel dans un notebook comme dans un terminal)."""
+
+    def __init__(self, message: str = "", *arguments):
+        super().__init__(typographier(str(message)), *arguments)
 
 
 class ErreurReferentiel(ErreurObservatoire):

@@ -33,6 +33,7 @@ __all__ = [
     "usage_du_dossier",
     "appliquer_droits",
     "chemin_affichable",
+    "chemin_pour_message",
     "ecrire_atomique",
     "ecrire_csv",
     "neutraliser_formules",
@@ -78,6 +79,16 @@ def chemin_affichable(chemin: str | Path) -> str:
         return chemin.resolve().relative_to(racine_projet()).as_posix()
     except ValueError:
         return chemin.name
+
+
+def chemin_pour_message(chemin: str | Path) -> str:
+    """Chemin à montrer dans un message du terminal : relatif au dossier courant s'il y est,
+    sinon tel quel (absolu) — l'utilisateur doit pouvoir le retrouver."""
+    chemin = Path(chemin)
+    try:
+        return chemin.absolute().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(chemin.absolute())
 
 
 def sha256_fichier(chemin: str | Path) -> str:
@@ -194,10 +205,10 @@ def remplacer_dossier(nouveau: Path, cible: Path, usage: str) -> None:
         ``cible`` existe, n'est pas vide et n'a pas été créée par l'outil pour cet usage.
     """
     if cible.is_symlink() or (cible.exists() and not cible.is_dir()):
-        raise ErreurParametre(f"{chemin_affichable(cible)} n'est pas un dossier : rien n'a été remplacé.")
+        raise ErreurParametre(f"{chemin_pour_message(cible)} n'est pas un dossier : rien n'a été remplacé.")
     if cible.is_dir() and any(cible.iterdir()) and usage_du_dossier(cible) != usage:
         raise ErreurParametre(
-            f"Le dossier {chemin_affichable(cible)} existe et n'a pas été créé par l'observatoire "
+            f"Le dossier {chemin_pour_message(cible)} existe et n'a pas été créé par l'observatoire "
             f"(pas de marqueur {MARQUEUR}) : il n'est jamais remplacé. Choisissez un dossier vide ou "
             "nouveau, ou videz celui-ci vous-même."
         )

@@ -51,14 +51,17 @@ def entrees_des_donnees(
     dossier_entier: bool = True,
     referentiel: str | Path | None = None,
 ) -> list[Entree]:
-    """Les entrées d'un dossier de données : le dossier lui-même (``dossier_entier``), chaque
-    dossier d'année et classeur présent, le registre, le cache, la configuration, et le
-    référentiel s'il est donné.
+    """Les entrées d'un dossier de données, d'un dossier d'année ou d'un classeur.
+
+    Un dossier de données (qui contient les années) est une entrée tout entier
+    (``dossier_entier``), avec chaque dossier d'année et classeur, le registre, le cache et la
+    configuration ; un dossier d'année ou un classeur donné seul est une entrée avec les fichiers
+    annexes posés à côté (registre, cache, configuration), pas le dossier qui les contient.
 
     Parameters
     ----------
     donnees : str or Path
-        Dossier de données du centre (ou dossier d'une année, ou classeur).
+        Dossier de données du centre, dossier d'une année ou classeur.
     annees : iterable of int
         Années lues (l'année et la précédente) ; toutes celles présentes sinon.
     dossier_entier : bool
@@ -70,29 +73,34 @@ def entrees_des_donnees(
     """
     racine = Path(donnees)
     entrees = []
-    if dossier_entier:
-        entrees.append(Entree(racine, "dossier de données"))
-    if racine.is_file():
-        entrees.append(Entree(racine, "classeur d'activité"))
-    elif racine.is_dir():
-        annees = set(annees)
-        for chemin in sorted(racine.iterdir()):
-            nom = chemin.name
-            annee = nom.removeprefix("activite_").removesuffix(".xlsx")
-            if (
-                annee.isdigit()
-                and len(annee) == 4
-                and (not annees or int(annee) in annees or not dossier_entier)
-            ):
-                nature = "dossier de l'année" if chemin.is_dir() else "classeur d'activité"
-                entrees.append(Entree(chemin, f"{nature} {annee}"))
-            elif nom in NOMS_ANNEXES and dossier_entier:
-                entrees.append(Entree(chemin, NOMS_ANNEXES[nom]))
-        if (racine / "actions.csv").is_file():
-            entrees.append(Entree(racine, "dossier de l'année"))
+    if racine.is_file() or (racine / "actions.csv").is_file():
+        nature = "classeur d'activité" if racine.is_file() else "dossier de l'année"
+        entrees.append(Entree(racine, nature))
+        entrees += _annexes(racine.parent) if dossier_entier else []
+    elif racine.is_dir() or dossier_entier:
+        if dossier_entier:
+            entrees.append(Entree(racine, "dossier de données"))
+        entrees += _annees(racine, set(annees), tout=not dossier_entier or not annees)
+        entrees += _annexes(racine) if dossier_entier else []
     if referentiel is not None:
         entrees.append(Entree(Path(referentiel), "référentiel installé"))
     return entrees
+
+
+def _annees(racine: Path, annees: set[int], tout: bool) -> list[Entree]:
+    if not racine.is_dir():
+        return []
+    trouvees = []
+    for chemin in sorted(racine.iterdir()):
+        annee = chemin.name.removeprefix("activite_").removesuffix(".xlsx")
+        if annee.isdigit() and len(annee) == 4 and (tout or int(annee) in annees):
+            nature = "dossier de l'année" if chemin.is_dir() else "classeur d'activité"
+            trouvees.append(Entree(chemin, f"{nature} {annee}"))
+    return trouvees
+
+
+def _annexes(dossier: Path) -> list[Entree]:
+    return [Entree(dossier / nom, nature) for nom, nature in NOMS_ANNEXES.items() if (dossier / nom).exists()]
 
 
 def verifier_sorties(sorties: Iterable[tuple[str, str | Path]], entrees: Iterable[Entree]) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from .erreurs import ErreurDonnees
+from .typographie import accord, nombre_de, typographier
 
 __all__ = [
     "COLONNES_PROBLEMES",
@@ -68,8 +69,8 @@ def probleme(table, fichier, ligne, colonne, valeur, gravite, message, correctio
         "colonne": colonne,
         "valeur": montrer(valeur),
         "gravite": gravite,
-        "message": message,
-        "correction": correction,
+        "message": typographier(message),
+        "correction": typographier(correction),
     }
 
 
@@ -149,7 +150,8 @@ def _message_interdits(fichier: str, trouves: list[tuple[int, int, str]]) -> str
     if len(trouves) > INTERDITS_AFFICHES_MAX:
         lignes.append(f"  … et {len(trouves) - INTERDITS_AFFICHES_MAX} autres.")
     return (
-        f"{fichier} : {len(trouves)} caractère(s) de contrôle invisible(s) (NUL, retour arrière, "
+        f"{fichier} : {nombre_de(len(trouves), 'caractère de contrôle invisible', 'caractères de contrôle invisibles')} "
+        "(NUL, retour arrière, "
         "inversion du sens du texte…). Supprimez-les : ils viennent d'un copier-coller ou d'un export "
         "abîmé.\n" + "\n".join(lignes)
     )
@@ -324,7 +326,8 @@ def table_depuis_enregistrements(
     doubles = sorted({n for n in noms if n and noms.count(n) > 1})
     if doubles:
         raise ErreurDonnees(
-            f"{fichier}, ligne {en_tete.debut} : colonne(s) en double : {', '.join(doubles)}. Gardez une seule "
+            f"{fichier}, ligne {en_tete.debut} : {accord(len(doubles), 'colonne en double', 'colonnes en double')} : "
+            f"{', '.join(doubles)}. Gardez une seule "
             "colonne de chaque nom."
         )
     en_tetes = {
@@ -440,7 +443,8 @@ def lire_table(
     messages += [f"ligne {p['ligne']} : {p['message']} {p['correction']}" for p in problemes]
     if messages:
         raise ErreurDonnees(
-            f"{fichier.name} : {len(messages)} problème(s) de structure. Corrigez le fichier (dans un "
+            f"{fichier.name} : {nombre_de(len(messages), 'problème de structure', 'problèmes de structure')}. "
+            "Corrigez le fichier (dans un "
             "tableur, enregistrez-le en CSV UTF-8) :\n  " + "\n  ".join(messages[:30])
         )
     brute.separateur = separateur

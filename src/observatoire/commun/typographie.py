@@ -28,6 +28,7 @@ __all__ = [
     "ESPACE_FINE",
     "ESPACE_INSECABLE",
     "MOIS",
+    "accord",
     "arrondir",
     "format_date",
     "format_distance",
@@ -132,6 +133,12 @@ def format_mois(cle: str) -> str:
     """``2023-03`` → ``mars 2023``."""
     annee, mois = str(cle).split("-")[:2]
     return f"{mois_en_lettres(int(mois))} {annee}"
+
+
+def accord(nombre: float, singulier: str, pluriel: str | None = None) -> str:
+    """Le mot accordé au nombre, sans le nombre : ``accord(2, "département inconnu")`` →
+    ``départements inconnus`` (voir ``nombre_de``)."""
+    return nombre_de(nombre, singulier, pluriel).split(" ", 1)[1]
 
 
 def nombre_de(nombre: float, singulier: str, pluriel: str | None = None) -> str:

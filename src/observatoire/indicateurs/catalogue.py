@@ -24,6 +24,7 @@ __all__ = [
     "Indicateur",
     "Reste",
     "indicateur",
+    "readme_a_jour",
     "tableau_markdown",
 ]
 
@@ -599,3 +600,13 @@ def tableau_markdown() -> str:
     for entree in CATALOGUE:
         lignes.append(f"| `{entree.cle}` | {entree.modalites} | {entree.valeur} | {entree.denominateur} |")
     return "\n".join(lignes)
+
+
+DEBUT_README = "<!-- catalogue:debut (tiré de observatoire.indicateurs.catalogue : make documentation) -->"
+FIN_README = "<!-- catalogue:fin -->"
+
+
+def readme_a_jour(texte: str) -> str:
+    """Le texte de ``data/README.md`` avec le tableau des indicateurs du catalogue entre ses marqueurs."""
+    debut, fin = texte.index(DEBUT_README) + len(DEBUT_README), texte.index(FIN_README)
+    return texte[:debut] + "\n" + tableau_markdown() + "\n" + texte[fin:]

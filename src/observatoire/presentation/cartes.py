@@ -41,6 +41,7 @@ from ..indicateurs.couverture import couverture_qpv, restreindre
 from ..jointures import ActiviteSituee
 from ..referentiel.chargement import Referentiel
 from . import couleurs
+from .classes import classes_des_taux
 from .gabarits import feuille_de_style
 
 __all__ = [
@@ -64,7 +65,6 @@ SEANCES_PAR_LIEU = 10
 SEUIL_COMMUNES_APLATS = 1_500
 SEUIL_EPCI_APLATS = 400
 SEUIL_QPV_PERIMETRES = 400
-VALEURS_JENKS_MAX = 1_000
 SEUIL_LIEUX = 3_000  # au-delà, les lieux sont regroupés par unité des aplats (commune, EPCI…)
 COULEUR_QPV = couleurs.QPV
 COULEURS_LIEUX = dict(couleurs.SITUATIONS)
@@ -137,7 +137,7 @@ def carte_activite(
         Carte à écrire avec ``ecrire_carte`` (HTML autonome et reproductible).
     """
     couches = _couches(situee, referentiel, territoire)
-    classes = _classes(couches.unites["taux"])
+    classes = classes_des_taux(couches.unites["taux"])
     carte = CarteAutonome(location=None, tiles=None, control_scale=False, prefer_canvas=True)
     carte.add_child(_EchelleMetrique())
     folium.TileLayer(
@@ -292,79 +292,6 @@ def _alleger(
     return allegee
 
 
-def _classes(taux: pd.Series) -> list[tuple[float, float]]:
-    """Classes de Fisher-Jenks des taux positifs, bornes arrondies au dixième supérieur.
-
-    Arrondir la borne haute vers le haut garde chaque commune dans la classe que la légende
-    annonce : une commune à 12,34 est bien « jusqu'à 12,4 ».
-    """
-    positifs = taux[taux > 0].dropna().to_numpy(dtype=float)
-    if len(positifs) == 0:
-        return []
-    if len(positifs) > VALEURS_JENKS_MAX:
-        # Fisher-Jenks est quadratique : au-delà, il est calculé sur des quantiles régulièrement
-        # espacés, ce qui reste déterministe.
-        positifs = np.quantile(positifs, np.linspace(0, 1, VALEURS_JENKS_MAX))
-    minimum, maximum = _dixieme_bas(positifs.min()), _dixieme_haut(positifs.max())
-    k = min(len(COULEURS_CLASSES), len(np.unique(positifs)))
-    if k <= 1:
-        return [(minimum, maximum)]
-    bornes = sorted({_dixieme_haut(b) for b in _fisher_jenks(positifs, k)})
-    classes, debut = [], minimum
-    for fin in bornes:
-        classes.append((debut, fin))
-        debut = fin
-    return classes
-
-
-def _fisher_jenks(valeurs: np.ndarray, k: int) -> np.ndarray:
-    """Bornes hautes des ``k`` classes de Fisher-Jenks (seuils naturels optimaux).
-
-    Même calcul, en float32 comme lui, que ``mapclassify.FisherJenks`` (un test compare les deux
-    sur des milliers de séries), mais vectorisé par ligne de la programmation dynamique : 0,06 s
-    au lieu de 1,7 s pour 1 000 valeurs, et sans importer scipy (2 s par noyau).
-    """
-    x = np.sort(np.asarray(valeurs, dtype="f8"))
-    n = len(x)
-    x32 = x.astype(np.float32)
-    debut_optimal = np.zeros((n + 1, k + 1), dtype=np.int64)  # 1 + début de la dernière classe
-    cout = np.zeros((n + 1, k + 1), dtype=np.float32)  # somme des variances intra-classes
-    debut_optimal[1, 1:] = 1
-    cout[2:, 1:] = np.inf
-    for fin in range(2, n + 1):
-        # variance[m - 1] : somme des carrés des écarts de x[fin - m : fin] (m valeurs), cumulées
-        # de la droite vers la gauche comme dans la boucle de mapclassify.
-        inverses = x32[fin - 1 :: -1]
-        sommes = np.cumsum(inverses, dtype=np.float32)
-        carres = np.cumsum(inverses * inverses, dtype=np.float32)
-        variance = carres - (sommes * sommes) / np.arange(1, fin + 1, dtype=np.float32)
-        for classe in range(2, k + 1):
-            candidats = variance[: fin - 1] + cout[fin - 1 : 0 : -1, classe - 1]
-            meilleur = candidats.min()
-            # À égalité, le plus long dernier segment (le dernier candidat vu par mapclassify).
-            m = fin - 1 - int(np.argmin(candidats[::-1] != meilleur))
-            debut_optimal[fin, classe] = fin - m + 1
-            cout[fin, classe] = meilleur
-        debut_optimal[fin, 1] = 1
-        cout[fin, 1] = variance[-1]
-    bornes = np.empty(k)
-    bornes[k - 1] = x[-1]
-    fin = n
-    for classe in range(k, 1, -1):
-        pivot = int(debut_optimal[fin, classe])
-        bornes[classe - 2] = x[pivot - 2]
-        fin = pivot - 1
-    return bornes
-
-
-def _dixieme_haut(valeur: float) -> float:
-    return float(np.ceil(round(valeur * 10, 6)) / 10)
-
-
-def _dixieme_bas(valeur: float) -> float:
-    return float(np.floor(round(valeur * 10, 6)) / 10)
-
-
 def _couleur(taux: float, classes) -> str:
     if pd.isna(taux):
         return COULEUR_SANS_DONNEE
@@ -516,8 +443,8 @@ def _couche_origines(origines: gpd.GeoDataFrame) -> _Cercles:
         _cercle(
             ligne.geometry,
             max(float(rayon), 3.0),
-            f"{html.escape(str(ligne.nom))} : {format_nombre(ligne.participations)} participation(s), "
-            f"{format_nombre(ligne.demandes)} demande(s)",
+            f"{html.escape(str(ligne.nom))} : {nombre_de(ligne.participations, 'participation')}, "
+            f"{nombre_de(ligne.demandes, 'demande')}",
         )
         for ligne, rayon in zip(origines.itertuples(), _rayons(origines["participations"]), strict=True)
     ]
@@ -568,7 +495,7 @@ def _couche_qpv(qpv, lien_fiches: str | None = None) -> folium.GeoJson:
         },
         tooltip=folium.GeoJsonTooltip(
             ["nom", "code", "communes", "population", "dedans", "proximite"],
-            aliases=["QPV", "Code", "Commune(s)", "Population", "Séances dans le QPV", "Séances à proximité"],
+            aliases=["QPV", "Code", "Communes", "Population", "Séances dans le QPV", "Séances à proximité"],
         ),
         popup=folium.GeoJsonPopup(["nom", "fiche"], aliases=["QPV", "Fiche"])
         if lien_fiches is not None
@@ -651,7 +578,7 @@ def _lieux_par_unite(seances: gpd.GeoDataFrame, unites: gpd.GeoDataFrame, niveau
                 "lon": round(centres.at[code, "centre"].x, 5),
                 "couleur": COULEURS_LIEUX.get(meilleure, "#999999"),
                 "html": f"<strong>{html.escape(str(noms[code]))}</strong> ({html.escape(niveau)})"
-                f"<br>{format_nombre(int(ligne.sum()))} séance(s), {format_nombre(participants[code])} participations"
+                f"<br>{nombre_de(int(ligne.sum()), 'séance')}, {nombre_de(participants[code], 'participation')}"
                 f"<br>{html.escape(detail)}",
             }
         )
@@ -691,9 +618,9 @@ def _lieux(seances: gpd.GeoDataFrame) -> list[dict]:
         fenetre = (
             f"<strong>{html.escape(nom)}</strong> ({html.escape(premiere['nom_com'])})"
             f"<br>{html.escape(LIBELLES_LIEUX.get(premiere['situation'], ''))}"
-            f"<br>{len(groupe)} séance(s), {format_nombre(groupe['participants'].sum())} participations"
+            f"<br>{nombre_de(len(groupe), 'séance')}, {nombre_de(groupe['participants'].sum(), 'participation')}"
             f"<ul class='seances-lieu'>{lignes}</ul>"
-            + (f"<em>… et {reste} autre(s) séance(s)</em>" if reste > 0 else "")
+            + (f"<em>… et {nombre_de(reste, 'autre séance', 'autres séances')}</em>" if reste > 0 else "")
         )
         lieux.append(
             {
@@ -992,7 +919,7 @@ def carte_statique(
     matplotlib.figure.Figure
     """
     couches = _couches(situee, referentiel, territoire)
-    classes = _classes(couches.unites["taux"])
+    classes = classes_des_taux(couches.unites["taux"])
     unites = couches.unites.to_crs(CRS_L93)
     centres = gpd.GeoSeries(couches.unites["centre"], crs="EPSG:4326").to_crs(CRS_L93)
     xmin, ymin, xmax, ymax = couches.departements.to_crs(CRS_L93).total_bounds

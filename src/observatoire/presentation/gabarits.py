@@ -65,7 +65,7 @@ def rendre_page(
     corps_html : str
         Le corps, HTML sûr.
     entete : str
-        Titre courant de l'impression (« Pôle ressources · Val-d'Oise (95) · 2023 »).
+        Titre courant de l'impression (« CRPV Provence · Var (83) · 2024 »).
     navigation : list of (str, str)
         Liens (adresse relative, texte) en tête de page : index de l'année, fiches…
     """

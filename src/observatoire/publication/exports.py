@@ -29,6 +29,7 @@ from nbconvert import HTMLExporter
 from traitlets.config import Config
 
 from ..commun.erreurs import ErreurParametre
+from ..commun.typographie import accord
 from ..presentation.gabarits import rendre_page
 from .classeur import ecrire_classeur
 
@@ -282,7 +283,8 @@ def formats_demandes(formats: list[str] | tuple[str, ...] | None, sans_pdf: bool
     inconnus = [f for f in demandes if f not in EXPORTEURS]
     if inconnus:
         raise ErreurParametre(
-            f"Format(s) inconnu(s) : {', '.join(inconnus)}. Formats possibles : {', '.join(EXPORTEURS)}."
+            f"{accord(len(inconnus), 'Format inconnu', 'Formats inconnus')} : {', '.join(inconnus)}. "
+            f"Formats possibles : {', '.join(EXPORTEURS)}."
         )
     if sans_pdf:
         demandes = [f for f in demandes if f != "pdf"]

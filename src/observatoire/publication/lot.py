@@ -37,8 +37,10 @@ import papermill
 from ..commun.codes import SYNTHESE
 from ..commun.erreurs import ErreurParametre
 from ..commun.fichiers import (
+    MARQUEUR,
     appliquer_droits,
     chemin_affichable,
+    chemin_pour_message,
     ecrire_atomique,
     ecrire_csv,
     marquer_dossier,
@@ -232,8 +234,8 @@ def _annee_remplacable(dossier_annee: Path) -> None:
         if _ancienne_publication(dossier_annee):
             return
         raise ErreurParametre(
-            f"{chemin_affichable(dossier_annee)} existe et n'a pas été publié par l'observatoire : il n'est jamais "
-            "remplacé. Choisissez un autre dossier de sortie (--sortie), ou videz celui-ci vous-même."
+            f"Le dossier {chemin_pour_message(dossier_annee)} existe et n'a pas été publié par l'observatoire "
+            f"(pas de marqueur {MARQUEUR}) : il n'est jamais remplacé. Choisissez un autre dossier de sortie (--sortie), ou videz celui-ci vous-même."
         )
 
 

@@ -31,9 +31,10 @@ ARGUMENTS_NOYAU = ["--IPKernelApp.log_level=CRITICAL"]
 PRECHARGEMENT = "import observatoire.rapport, observatoire.fiches"
 
 
-def notebook_du_lot(territoire: str) -> str:
-    """Le nom du notebook que le lot exécute pour un territoire (données du paquet)."""
-    return NOTEBOOKS[SYNTHESE] if territoire == SYNTHESE else NOTEBOOKS["departement"]
+def notebook_du_lot(territoire: str):
+    """Le notebook que le lot exécute pour un territoire : une donnée du paquet (``Traversable``)."""
+    nom = NOTEBOOKS[SYNTHESE] if territoire == SYNTHESE else NOTEBOOKS["departement"]
+    return files("observatoire.publication").joinpath("notebooks", nom)
 
 
 def nom_du_noyau() -> str:
@@ -146,7 +147,7 @@ class Noyaux:
         km = getattr(self._local, "km", None)
         if km is None:
             km = self._prets.get()  # un des noyaux démarrés d'avance (None s'il a échoué)
-        if km is not None and km.is_alive() and self._executer(km, "%reset -f\nimport gc\ngc.collect()"):
+        if km is not None and km.is_alive() and self.executer(km, "%reset -f\nimport gc\ngc.collect()"):
             self._local.km = km
             return km
         if km is not None:
@@ -165,13 +166,14 @@ class Noyaux:
     def _demarrer_d_avance(self) -> None:
         try:
             km = self._demarrer()
-            self._executer(km, PRECHARGEMENT)
+            self.executer(km, PRECHARGEMENT)
         except Exception:  # noqa: BLE001 - le fil qui le prendra en démarrera un autre
             km = None
         self._prets.put(km)
 
     @staticmethod
-    def _executer(km: NoyauPartage, code: str) -> bool:
+    def executer(km: NoyauPartage, code: str) -> bool:
+        """Exécute du code dans un noyau, sans rien afficher ; ``True`` s'il a réussi."""
         client = km.client()
         client.start_channels()
         try:

@@ -19,6 +19,7 @@ import pandas as pd
 from ..commun.codes import normaliser_departements
 from ..commun.erreurs import ErreurParametre, ErreurReferentiel
 from ..commun.fichiers import sha256_fichier
+from ..commun.typographie import accord
 from .couches import (
     COLONNES_COMMUNES_FRANCE,
     COUCHES,
@@ -301,7 +302,7 @@ def charger_referentiel(
     inconnus = [code for code in codes if code not in disponibles]
     if inconnus:
         raise ErreurParametre(
-            f"Département(s) absent(s) du référentiel : {', '.join(inconnus)}. "
+            f"{accord(len(inconnus), 'Département absent', 'Départements absents')} du référentiel : {', '.join(inconnus)}. "
             f"Codes disponibles : {', '.join(disponibles)}. Pour un autre territoire : "
             "« observatoire referentiel installer --depuis DOSSIER --departements … »."
         )

@@ -28,6 +28,7 @@ from ..commun.fichiers import (
     usage_du_dossier,
 )
 from ..commun.garde import Entree, verifier_sorties
+from ..commun.typographie import accord
 from .chargement import vider_cache
 from .couches import (
     COUCHES,
@@ -165,7 +166,8 @@ def _departements_a_installer(communes_france: pd.DataFrame, departements, regio
     inconnus = [code for code in codes if code not in disponibles]
     if inconnus:
         raise ErreurParametre(
-            f"Département(s) inconnu(s) : {', '.join(inconnus)}. Codes disponibles : {', '.join(disponibles)}."
+            f"{accord(len(inconnus), 'Département inconnu', 'Départements inconnus')} : {', '.join(inconnus)}. "
+            f"Codes disponibles : {', '.join(disponibles)}."
         )
     return codes
 

@@ -7,23 +7,44 @@ ANNEE ?= 2023
 DEPARTEMENTS ?= 78 92 95
 JOBS ?= 2
 NOYAU := observatoire
-PYTEST := $(BIN)/python -m pytest --nbval-lax --nbval-kernel-name $(NOYAU)
+# Versions exactes de toutes les bibliothèques (make verrou les recalcule) : mêmes entrées, mêmes octets.
+VERROU := constraints.txt
+# Tests sur JOBS_TESTS processus (pytest-xdist, --dist loadfile) : un fichier de tests, ou un
+# notebook (ses cellules, dans l'ordre), reste dans un processus ; le lot partagé par plusieurs
+# fichiers est produit une fois (tests/conftest.py). JOBS_TESTS=0 : un seul processus.
+# (--dist loadgroup ne groupe plus rien avec pytest 9.2 : xdist 3.8 réécrit item._nodeid, que
+# pytest n'utilise plus.)
+JOBS_TESTS ?= 2
+PYTEST := $(BIN)/python -m pytest --nbval-lax --nbval-kernel-name $(NOYAU) \
+	$(if $(filter-out 0,$(JOBS_TESTS)),-n $(JOBS_TESTS) --dist loadfile)
 
 .DEFAULT_GOAL := help
-.PHONY: help installer referentiel demo rapports test test-rapide documentation lint format types verifier lab benchmarks nettoyer
+.PHONY: help installer verrou referentiel demo rapports test test-rapide documentation lint format types verifier lab benchmarks nettoyer
 
 help: ## cette aide
 	@echo "Observatoire : cibles make (README.md pour le détail)"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
 
-$(VENV)/.installe: pyproject.toml
+$(VENV)/.installe: pyproject.toml $(VERROU)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(VERROU) pip
+	$(BIN)/python -m pip install --quiet -c $(VERROU) -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(NOYAU) --display-name "Observatoire" >/dev/null
 	touch $@
 
-installer: $(VENV)/.installe ## environnement .venv, paquet et noyau Jupyter « Observatoire »
+installer: $(VENV)/.installe ## environnement .venv (versions de constraints.txt), paquet et noyau Jupyter
+
+# Résout pyproject.toml à neuf (versions les plus récentes permises) dans une venv jetable et fige
+# le résultat : à lancer pour monter de version, puis make installer et make test avant de valider.
+verrou: ## recalcule constraints.txt depuis pyproject.toml (montée de versions)
+	rm -rf .venv-verrou
+	$(PYTHON) -m venv .venv-verrou
+	.venv-verrou/bin/python -m pip install --quiet --upgrade pip
+	.venv-verrou/bin/python -m pip install --quiet '.[dev]'
+	{ echo "# Versions exactes installées par make installer, la CI et environment.yml (pip -c)."; \
+	  echo "# Produit par make verrou (Python $$(.venv-verrou/bin/python -c 'import platform; print(platform.python_version())')) ; ne pas éditer à la main."; \
+	  .venv-verrou/bin/python -m pip freeze --all --exclude observatoire; } > $(VERROU)
+	rm -rf .venv-verrou build
 
 # Miroir local s'il existe (../shared/reference), sinon sources officielles (internet).
 data/reference/manifest.json: | $(VENV)/.installe
@@ -53,9 +74,10 @@ documentation: installer ## tableau des indicateurs de data/README.md, tiré du 
 	$(BIN)/python -c "from pathlib import Path; from observatoire.indicateurs.catalogue import readme_a_jour; \
 	p = Path('data/README.md'); p.write_text(readme_a_jour(p.read_text(encoding='utf-8')), encoding='utf-8')"
 
-lint: installer ## ruff (règles et format)
+lint: installer ## ruff (règles et format) et contrat des couches (import-linter)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 
 format: installer ## met en forme le code (ruff format)
 	$(BIN)/ruff format src tests benchmarks

@@ -11,15 +11,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from observatoire import preparer_rapport
+from observatoire import Ensemble, explorer
+from observatoire.commun.parametres import Parametres
 from observatoire.fiches import ecrire_fiches
 
 
 def main() -> None:
     for territoire in ("synthese", "95"):
-        rapport = preparer_rapport(territoire)
+        exploration = explorer(territoire)
         debut = time.perf_counter()
-        panneau = rapport.panneau()
+        panneau = exploration.panneau()
         premiere = time.perf_counter() - debut
         mesures = []
         for filtre, valeur in (
@@ -37,10 +38,10 @@ def main() -> None:
             f"panneau {territoire} : ouverture {premiere:.2f} s ; un filtre : médiane "
             f"{statistics.median(mesures):.2f} s, pire {max(mesures):.2f} s (cible < 1 s)"
         )
-    rapport = preparer_rapport("synthese")
+    ensemble = Ensemble.preparer(Parametres(departements=("78", "92", "95")))
     with tempfile.TemporaryDirectory() as dossier:
         debut = time.perf_counter()
-        fiches = ecrire_fiches(rapport.situee, rapport.referentiel, Path(dossier), ("78", "92", "95"))
+        fiches = ecrire_fiches(ensemble, Path(dossier), dans_un_lot=False)
         duree = time.perf_counter() - debut
         taille = sum(f.stat().st_size for f in Path(dossier).iterdir())
         print(f"{len(fiches)} fiches QPV : {duree:.1f} s, {taille / 1e6:.1f} Mo en tout")

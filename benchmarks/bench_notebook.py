@@ -11,6 +11,7 @@ le notebook est exécuté par papermill avec le noyau du projet, hors concurrenc
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -19,16 +20,14 @@ from pathlib import Path
 import papermill
 from bench_national import MIROIR, OBSERVATOIRE, _annee, _departements
 
+from observatoire import Ensemble
+from observatoire.commun.parametres import Parametres
+from observatoire.publication.exports import exporter_html
+
 RACINE = Path(__file__).resolve().parents[1]
 
 
 def mesurer(n: int, departement: str) -> list[dict]:
-    import subprocess
-
-    from observatoire.export import exporter_html
-    from observatoire.parametres import Parametres
-    from observatoire.rapport import ecrire_ensemble, preparer_ensemble
-
     departements = _departements(n)
     resultats = []
     with tempfile.TemporaryDirectory(prefix="bench-notebook-") as temporaire:
@@ -40,12 +39,13 @@ def mesurer(n: int, departement: str) -> list[dict]:
         )  # fmt: skip
         _annee(racine / "donnees", racine / "ref", departements)
         debut = time.perf_counter()
-        ensemble = preparer_ensemble(
+        ensemble = Ensemble.preparer(
             Parametres(annee=2023, donnees=racine / "donnees", referentiel=racine / "ref")
         )
         preparation = time.perf_counter() - debut
         debut = time.perf_counter()
-        fichiers = ecrire_ensemble(ensemble, racine, [departement, "synthese"])
+        (racine / "ensembles").mkdir()
+        fichiers = ensemble.ecrire(racine / "ensembles", [departement, "synthese"])
         ecriture = time.perf_counter() - debut
         print(json.dumps({"lecture_validation_jointures_s": round(preparation, 1), "ecriture_ensembles_s":
               round(ecriture, 1), "taille_ensembles_mo": {t: round(f.stat().st_size / 1e6, 1)
@@ -54,8 +54,7 @@ def mesurer(n: int, departement: str) -> list[dict]:
             sortie = racine / f"sortie-{territoire}"
             sortie.mkdir()
             modele = "synthese.ipynb" if territoire == "synthese" else "rapport_departement.ipynb"
-            valeurs = {"annee": 2023, "donnees": str(racine / "donnees"), "referentiel": str(racine / "ref"),
-                       "sortie": str(sortie), "ensemble": str(fichiers[territoire])}  # fmt: skip
+            valeurs = {**ensemble.parametres.pour_notebook(), "sortie": str(sortie), "ensemble": str(fichiers[territoire])}
             if territoire != "synthese":
                 valeurs["departement"] = territoire
             debut = time.perf_counter()

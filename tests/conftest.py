@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from observatoire import charger_referentiel, produire_rapports
 
@@ -92,7 +95,27 @@ def copier_demo_piegee(dossier):
 
 @pytest.fixture(scope="session")
 def lot(tmp_path_factory):
-    racine = tmp_path_factory.mktemp("lot")
+    """Le lot 78, 92, 95 et synthèse sur la démonstration piégée, produit une fois pour toute la
+    suite : sous pytest-xdist, le premier processus qui le demande le produit (verrou de fichier),
+    les autres relisent son bilan."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return _produire_lot(tmp_path_factory.mktemp("lot"))
+    commun = tmp_path_factory.getbasetemp().parent
+    with FileLock(str(commun / "lot.verrou")):
+        bilan_json = commun / "lot" / "bilan.json"
+        if bilan_json.is_file():
+            bilan = json.loads(bilan_json.read_text(encoding="utf-8"))
+            bilan["dossier"] = Path(bilan["dossier"])
+            return bilan, Path(bilan.pop("donnees"))
+        (commun / "lot").mkdir()
+        bilan, donnees = _produire_lot(commun / "lot")
+        contenu = json.dumps({**bilan, "donnees": str(donnees)}, default=str, ensure_ascii=False)
+        bilan_json.write_text(contenu, encoding="utf-8")
+        return bilan, donnees
+
+
+def _produire_lot(racine: Path):
     donnees = copier_demo_piegee(racine / "donnees")
     bilan = produire_rapports(
         annee=2023, departements=["78", "92", "095"], donnees=donnees, sortie=racine / "reports", jobs=2
@@ -113,3 +136,14 @@ def leve(type_erreur, motif: str):
     with pytest.raises(type_erreur) as excinfo:
         yield excinfo
     assert re.search(motif, lisible(excinfo.value)), lisible(excinfo.value)
+
+
+def nom_canonique(nom: str) -> str:
+    return re.sub(r"[-_.]+", "-", nom).lower()
+
+
+def versions_du_verrou() -> dict[str, str]:
+    """Les versions exactes de constraints.txt, par nom canonique (minuscules, tirets)."""
+    lignes = (RACINE / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    paires = (ligne.split("==") for ligne in lignes if ligne and not ligne.startswith("#"))
+    return {nom_canonique(nom): version for nom, version in paires}

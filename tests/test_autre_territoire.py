@@ -27,7 +27,7 @@ from observatoire.activite.centre import creer_centre, lire_centre
 from observatoire.cli import main
 
 from .conftest import leve, lisible
-from .test_oracle import _produit, adherents_du_centre, charger_brut, comparer, oracle
+from .test_oracle import adherents_du_centre, charger_brut, comparer, oracle, produit
 
 PROVENCE = ("13", "83", "84")
 RACINE = Path(__file__).resolve().parents[1]
@@ -67,7 +67,7 @@ def test_oracle_sur_la_demo_de_provence(provence):
     brut = charger_brut(reference, PROVENCE)
     adherents = adherents_du_centre(donnees)
     attendu = oracle(donnees / "2024", brut, donnees / "2023", adherents)
-    obtenu, situee, _ = _produit(donnees, 2024, True, PROVENCE, reference, adherents)
+    obtenu, situee, _ = produit(donnees, 2024, True, PROVENCE, reference, adherents)
     ecarts = comparer(attendu, obtenu)
     assert not ecarts, f"{len(ecarts)} écart(s) :\n" + "\n".join(ecarts[:40])
     # Le jeu touche ce qu'il doit toucher : origines lointaines nommées, anciens codes.

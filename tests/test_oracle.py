@@ -520,7 +520,7 @@ def _evolution(t, seances, participations, demandes, avant):
 
 
 # --------------------------------------------------------------------------- comparaison
-def _produit(
+def produit(
     dossier: Path,
     annee: int,
     precedent: bool,
@@ -587,7 +587,7 @@ def test_demo_chaque_indicateur_recalcule(annee, brut):
     precedent = DEMO / str(annee - 1) if (DEMO / str(annee - 1)).is_dir() else None
     adherents = adherents_du_centre(DEMO)
     attendu = oracle(DEMO / str(annee), brut, precedent, adherents)
-    obtenu, _, _ = _produit(DEMO, annee, precedent is not None, adherents=adherents)
+    obtenu, _, _ = produit(DEMO, annee, precedent is not None, adherents=adherents)
     ecarts = comparer(attendu, obtenu)
     assert not ecarts, f"{len(ecarts)} écart(s) :\n" + "\n".join(ecarts[:40])
 
@@ -714,7 +714,7 @@ def _jeu_aleatoire(dossier: Path, brut, graine: int) -> Path:
 def test_jeu_aleatoire_chaque_indicateur_recalcule(graine, brut, tmp_path):
     dossier = _jeu_aleatoire(tmp_path / "jeu", brut, graine)
     attendu = oracle(dossier / "2023", brut)
-    obtenu, _, _ = _produit(dossier, 2023, False)
+    obtenu, _, _ = produit(dossier, 2023, False)
     ecarts = comparer(attendu, obtenu)
     assert not ecarts, f"{len(ecarts)} écart(s) :\n" + "\n".join(ecarts[:40])
     # Le jeu touche bien les cas limites : des QPV atteints seulement « à proximité ».
@@ -739,7 +739,7 @@ def test_carte_infobulles_et_valeurs_recalculees(territoire, brut):
     from observatoire.presentation.cartes import carte_activite, html_carte
 
     attendu = oracle(DEMO / "2023", brut)
-    _, situee, referentiel = _produit(DEMO, 2023, False)
+    _, situee, referentiel = produit(DEMO, 2023, False)
     page = html_carte(carte_activite(situee, referentiel, territoire))
     proprietes = _proprietes(page)
     qpv = {p["code"]: p for p in proprietes if "code" in p}
@@ -787,7 +787,7 @@ def test_carte_agregee_par_epci_et_qpv_en_points(brut, monkeypatch):
 
     monkeypatch.setattr(cartes, "SEUIL_COMMUNES_APLATS", 100)
     monkeypatch.setattr(cartes, "SEUIL_QPV_PERIMETRES", 10)
-    _, situee, referentiel = _produit(DEMO, 2023, False)
+    _, situee, referentiel = produit(DEMO, 2023, False)
     page = cartes.html_carte(cartes.carte_activite(situee, referentiel, "synthese"))
     proprietes = _proprietes(page)
     participations = _lire(DEMO / "2023")["participations"]
@@ -813,7 +813,7 @@ def test_lieux_regroupes_par_unite_au_dela_du_seuil(brut, monkeypatch):
     from observatoire.presentation import cartes
 
     monkeypatch.setattr(cartes, "SEUIL_LIEUX", 5)
-    _, situee, referentiel = _produit(DEMO, 2023, False)
+    _, situee, referentiel = produit(DEMO, 2023, False)
     page = cartes.html_carte(cartes.carte_activite(situee, referentiel, "95"))
     comptes = [int(n) for n in re.findall(r"\((?:commune)\)<br>(\d+) séances?", _en_clair(page))]
     placees = situee.seances[

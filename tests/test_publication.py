@@ -22,7 +22,7 @@ import pytest
 
 from observatoire.commun.fichiers import marquer_dossier
 
-from .conftest import DEMO, RACINE, lisible
+from .conftest import DEMO, RACINE, copier_demo_piegee, lisible
 
 TERRITOIRES = ["78", "92", "95", "synthese"]
 STABLES = ["rapport.html", "rapport.ipynb", "carte.html", "indicateurs.csv"]
@@ -38,17 +38,18 @@ def _lancer(*arguments, attendre=True, **options):
 
 
 @pytest.fixture(scope="module")
-def deux_lots(tmp_path_factory):
-    """Deux lots identiques, dans deux processus, sur deux sorties différentes."""
+def deux_lots(lot, tmp_path_factory):
+    """Deux lots sur les mêmes entrées : l'un lancé par la ligne de commande dans un processus à
+    lui, l'autre (le lot partagé de la suite) produit dans le processus des tests, chacun sur sa
+    copie des données et vers sa sortie."""
     racine = tmp_path_factory.mktemp("deux_lots")
-    donnees = racine / "donnees"
-    shutil.copytree(DEMO, donnees)
-    resultats = []
-    for nom in ("un", "deux"):
-        resultat = _lancer("--donnees", donnees, "--sortie", racine / nom, "--jobs", 2)
-        assert resultat.returncode == 0, resultat.stderr[-3000:]
-        resultats.append(racine / nom / "2023")
-    return resultats, racine
+    donnees = copier_demo_piegee(racine / "donnees")
+    resultat = _lancer(
+        "--donnees", donnees, "--sortie", racine / "reports", "--departements", "78", "92", "95", "--jobs", 2
+    )
+    assert resultat.returncode == 0, resultat.stderr[-3000:]
+    bilan, _ = lot
+    return [racine / "reports" / "2023", bilan["dossier"]], racine
 
 
 @pytest.mark.lent

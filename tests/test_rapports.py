@@ -23,7 +23,7 @@ from observatoire import (
 from observatoire.cli import main
 from observatoire.presentation.cartes import carte_activite, html_carte
 
-from .conftest import CHARGE, DEMO, RACINE, leve, lisible
+from .conftest import CHARGE, DEMO, RACINE, leve, lisible, nom_canonique, versions_du_verrou
 
 TERRITOIRES = ("78", "92", "95", "synthese")
 
@@ -139,6 +139,11 @@ def test_manifeste(lot):
     assert manifeste["referentiel"]["qpv"]["millesime"] == 2024
     assert {"python", "geopandas", "folium", "papermill"} <= set(manifeste["versions"])
     assert "durees_s" not in manifeste and "produit_le" not in manifeste  # octets stables
+    # Les versions relevées sont celles du verrou (constraints.txt) : make installer l'a suivi.
+    verrou = versions_du_verrou()
+    for paquet, version in manifeste["versions"].items():
+        if paquet not in ("python", "observatoire"):
+            assert version == verrou[nom_canonique(paquet)], paquet
     execution = json.loads((lot[0]["dossier"] / "execution.json").read_text(encoding="utf-8"))
     assert set(TERRITOIRES) | {"total"} <= set(execution["durees_s"])
     assert execution["produit_le"].startswith("20")
@@ -198,7 +203,7 @@ def test_un_departement_en_echec_n_arrete_pas_le_lot(tmp_path, monkeypatch, caps
 
 
 def test_parametres_du_lot_valides(tmp_path):
-    with leve(ErreurParametre, "hors du territoire du centre\u202f: 13. Codes disponibles"):
+    with leve(ErreurParametre, "hors du territoire du centre : 13. Codes disponibles"):
         produire_rapports(departements=["13"], donnees=DEMO, sortie=tmp_path)
     with leve(ErreurParametre, "Aucune donnée pour 2019"):
         produire_rapports(annee=2019, donnees=DEMO, sortie=tmp_path)

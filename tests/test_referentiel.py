@@ -19,7 +19,7 @@ from observatoire import (
 from observatoire.cli import main
 from observatoire.referentiel.chargement import vider_cache
 
-from .conftest import RACINE, leve
+from .conftest import RACINE, leve, versions_du_verrou
 
 
 @pytest.fixture(scope="module")
@@ -131,9 +131,29 @@ def test_commande_verifier(installe, capsys):
     assert re.search(r"95\s+42\s+183", sortie)
 
 
-def test_environment_yml_et_pyproject_ont_les_memes_dependances():
+def test_environment_yml_installe_le_verrou():
+    """conda ne fournit que Python et pip ; pip installe le paquet et ses extras ``dev`` avec les
+    versions exactes de constraints.txt, comme make installer et la CI."""
+    texte = (RACINE / "environment.yml").read_text(encoding="utf-8")
+    pip = re.findall(r"^ {6}- (.+)$", texte, re.M)
+    assert pip == ["-c constraints.txt", "-e .[dev]"]
+    dependances = texte[texte.index("dependencies:") :]
+    conda = re.findall(r"^ {2}- ([^\s:]+)$", dependances, re.M)
+    version_du_verrou = re.search(r"Python (\d+\.\d+)", (RACINE / "constraints.txt").read_text()).group(1)
+    assert conda == [f"python={version_du_verrou}", "pip"]
+
+
+def test_verrou_couvre_chaque_dependance_declaree():
+    """Chaque dépendance de pyproject.toml (et de ``dev``) a sa version exacte dans le verrou, et
+    cette version respecte l'intervalle déclaré."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    verrou = versions_du_verrou()
     pyproject = tomllib.loads((RACINE / "pyproject.toml").read_text(encoding="utf-8"))
     declarees = pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["dev"]
-    texte = (RACINE / "environment.yml").read_text(encoding="utf-8")
-    conda = re.findall(r"^\s+- (?!pip\b|python\b|-e\b)([A-Za-z0-9_.-]+[<>=!~]+[^\s#]*)", texte, re.M)
-    assert sorted(d.lower() for d in declarees) == sorted(c.lower() for c in conda)
+    for ligne in declarees:
+        exigence = Requirement(ligne)
+        nom = canonicalize_name(exigence.name)
+        assert nom in verrou, f"{nom} absent de constraints.txt : make verrou"
+        assert exigence.specifier.contains(verrou[nom]), f"{nom} {verrou[nom]} hors de {exigence.specifier}"

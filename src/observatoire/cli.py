@@ -12,6 +12,7 @@ erreur d'usage répondent sans charger pandas, geopandas ni papermill.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import signal
 import sys
@@ -183,8 +184,16 @@ def _arreter(signal_recu, _cadre) -> None:
     raise _Arret(signal_recu)
 
 
+# jsonschema (importé par nbformat, donc par papermill) importe rfc3987_syntax s'il est installé
+# (jupyterlab l'installe) : 38 grammaires Lark compilées à l'import, 1,5 à 4 s de calcul à chaque
+# lot, pour valider un format (« iri ») qu'aucun schéma de notebook n'emploie
+# (python-jsonschema/jsonschema#1428). La commande, qui possède son processus, s'en passe.
+SANS_RFC3987_SYNTAX = "rfc3987_syntax"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Point d'entrée de la commande ``observatoire``."""
+    sys.modules.setdefault(SANS_RFC3987_SYNTAX, None)  # type: ignore[arg-type]
     arguments = _parseur().parse_args(argv)
     precedent = signal.signal(signal.SIGTERM, _arreter)
     try:
@@ -290,10 +299,11 @@ def _centre(arguments) -> int:
 
 
 def _rapports(arguments) -> int:
+    parametres = _parametres(arguments)  # paramètres invalides : dit tout de suite, avant le lot
     from .publication.lot import produire_rapports  # import différé : --help reste rapide
 
     bilan = produire_rapports(
-        _parametres(arguments), progression=True, pdf=not arguments.sans_pdf, formats=arguments.formats
+        parametres, progression=True, pdf=not arguments.sans_pdf, formats=arguments.formats
     )
     return 0 if bilan["publie"] else 1
 
@@ -319,7 +329,7 @@ def _demo(arguments) -> int:
 
 def _parametres(arguments):
     """Les ``Parametres`` d'une commande : ses options de même nom (les autres par défaut)."""
-    from .commun.parametres import Parametres
+    from .commun.parametres import Parametres  # import différé : --help reste rapide
 
     champs = {
         nom: getattr(arguments, nom)
@@ -333,7 +343,7 @@ def _parametres(arguments):
 
 def _referentiel(arguments) -> int:
     from .commun.garde import entrees_des_donnees, verifier_sorties  # import différé : --help reste rapide
-    from .commun.typographie import format_nombre, tableau_texte
+    from .commun.typographie import format_date, format_nombre, tableau_texte
     from .referentiel.chargement import charger_referentiel
     from .referentiel.couches import dossier_referentiel_par_defaut
     from .referentiel.installation import installer_referentiel
@@ -346,10 +356,18 @@ def _referentiel(arguments) -> int:
                 [("le dossier du référentiel (--vers)", arguments.vers or dossier_referentiel_par_defaut())],
                 entrees_des_donnees(arguments.donnees),
             )
+        debut = dt.datetime.now(dt.UTC).replace(microsecond=0)
         manifeste = installer_referentiel(
             arguments.depuis, arguments.vers, departements=departements, region=arguments.region
         )
-        dire(f"Référentiel installé depuis {arguments.depuis} pour {', '.join(manifeste['departements'])} :")
+        territoire = ", ".join(manifeste["departements"])
+        if dt.datetime.fromisoformat(manifeste["installe_le"]) < debut:
+            dire(
+                f"Référentiel déjà installé pour {territoire}, identique à {arguments.depuis} : rien n'a "
+                f"changé (installé le {format_date(manifeste['installe_le'][:10])})."
+            )
+        else:
+            dire(f"Référentiel installé depuis {arguments.depuis} pour {territoire} :")
         print(
             tableau_texte(
                 ["Couche", "Entités", "sha256"],
@@ -426,7 +444,10 @@ def _referentiel(arguments) -> int:
 
 def _source_a_valider(arguments) -> tuple[Path, int | None, Path]:
     """Le dossier ou classeur à lire, comme ``rapports`` le trouverait, l'année et le chemin donné."""
-    from .activite.lecture import annees_disponibles, chemin_donnees_annee  # import différé
+    from .activite.lecture import (  # import différé : --help reste rapide
+        annees_disponibles,
+        chemin_donnees_annee,
+    )
     from .commun.parametres import Parametres, resoudre_chemin
 
     if arguments.chemin and arguments.donnees:

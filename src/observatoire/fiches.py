@@ -29,8 +29,8 @@ from .commun.typographie import format_date, format_distance, format_nombre, for
 from .ensemble import Ensemble
 from .indicateurs.couverture import couverture_qpv, seances_du_qpv
 from .presentation.carte_quartier import page_carte_quartier
-from .presentation.cartes import fichiers_leaflet
 from .presentation.gabarits import Section, macro, paragraphe, rendre, rendre_page
+from .presentation.leaflet import fichiers_leaflet
 from .presentation.tableaux import lien, tableau_html
 from .referentiel.projection import echelle_lambert93
 from .referentiel.quartiers import INDICATEURS_QUARTIER, NON_DIFFUSE, SOURCE_QUARTIERS, IndicateurQuartier
@@ -136,8 +136,9 @@ class FicheQPV:
                 )
             )
             return Section("".join(morceaux))
-        contexte = self.referentiel.contexte_qpv.set_index("code_qp")
-        du_departement = contexte[contexte.index.isin(set(self._qpv_du_departement["code_qp"]))]
+        contexte = self._alentours.contexte
+        medianes_departement, n_departement = self._alentours.medianes(self.departement)
+        medianes_territoire, n_territoire = self._alentours.medianes(None)
         lignes = []
         for indicateur in INDICATEURS_QUARTIER:
             if indicateur.colonne not in contexte.columns:
@@ -147,10 +148,12 @@ class FicheQPV:
                 {
                     "Indicateur": indicateur.libelle + (" *" if indicateur.note else ""),
                     "Ce quartier": _valeur_quartier(valeur, indicateur),
-                    f"Médiane des QPV du département ({len(du_departement)})": _mediane(
-                        du_departement, indicateur
-                    ),
-                    f"Médiane des QPV du territoire ({len(contexte)})": _mediane(contexte, indicateur),
+                    f"Médiane des QPV du département ({n_departement})": medianes_departement[
+                        indicateur.colonne
+                    ],
+                    f"Médiane des QPV du territoire ({n_territoire})": medianes_territoire[
+                        indicateur.colonne
+                    ],
                     "Millésime": indicateur.millesime,
                 }
             )
@@ -364,25 +367,22 @@ class FicheQPV:
 
     def page_carte(self) -> str:
         """La carte du quartier, page HTML autonome (ou qui charge ``leaflet.js`` partagé)."""
-        qpv, forme = self.referentiel.qpv, self.qpv.geometry
+        qpv, forme, alentours = self.referentiel.qpv, self.qpv.geometry, self._alentours
         rayon = RAYON_VOISINAGE_M * self._echelle  # en mètres projetés (voir echelle_lambert93)
-        voisins = qpv.iloc[np.sort(qpv.sindex.query(forme, predicate="dwithin", distance=rayon))]
-        voisins = voisins[voisins["code_qp"] != self.code]
+        voisins = np.sort(qpv.sindex.query(forme, predicate="dwithin", distance=rayon))
+        voisins = voisins[qpv["code_qp"].to_numpy()[voisins] != self.code]
         moi = qpv[qpv["code_qp"] == self.code]
-        anneau = moi.assign(geometry=moi.buffer(self.situee.distance_proximite_m * self._echelle))
+        anneau = gpd.GeoDataFrame(geometry=moi.buffer(self.situee.distance_proximite_m * self._echelle))
         cadre_l93 = moi.buffer(800 * self._echelle)
         communes = self.referentiel.communes
-        alentour = communes.iloc[
-            np.sort(communes.sindex.query(cadre_l93.iloc[0].buffer(2_000 * self._echelle)))
-        ]
-        limites = alentour.assign(geometry=alentour.geometry.boundary)
+        alentour = np.sort(communes.sindex.query(cadre_l93.iloc[0].buffer(2_000 * self._echelle)))
         lieux = self._lieux_alentour(forme, rayon)
         return page_carte_quartier(
             titre=f"Carte du quartier {self.qpv['lib_qp']} ({self.code})",
-            quartier=moi[["code_qp", "lib_qp", "geometry"]],
-            anneau=anneau[["geometry"]],
-            voisins=voisins[["code_qp", "lib_qp", "geometry"]],
-            communes=limites[["geometry"]],
+            quartier=alentours.qpv_wgs84[alentours.qpv_wgs84["code_qp"] == self.code],
+            anneau=anneau.to_crs("EPSG:4326"),
+            voisins=alentours.qpv_wgs84.iloc[voisins],
+            communes=alentours.limites_des_communes_wgs84.iloc[alentour],
             lieux=lieux,
             cadre=tuple(cadre_l93.to_crs("EPSG:4326").total_bounds),
             distance_m=self.situee.distance_proximite_m,
@@ -391,9 +391,9 @@ class FicheQPV:
         )
 
     # ---------------------------------------------------------------- calculs
-    @cached_property
+    @property
     def _qpv_du_departement(self) -> pd.DataFrame:
-        return couverture_qpv(self.situee, self.referentiel, self.departement)
+        return self._alentours.couverture(self.departement)
 
     def _participations_par_public(self) -> pd.Series:
         """Participations venues de la ou des communes du QPV, sommées par public (ordre alphabétique)."""
@@ -412,9 +412,9 @@ class FicheQPV:
 
     def _lieux_alentour(self, forme, rayon: float) -> list[dict]:
         placees = self._alentours.placees
-        alentour = placees.iloc[
+        alentour = self._alentours.placees_wgs84.iloc[
             np.sort(placees.sindex.query(forme, predicate="dwithin", distance=rayon))
-        ].to_crs("EPSG:4326")
+        ]
         proches = set(self.seances["id_seance"])
         lieux = pd.DataFrame(
             {
@@ -498,7 +498,7 @@ def ecrire_fiches(ensemble: Ensemble, dossier: str | Path, dans_un_lot: bool = T
     list of Path
         Les fiches écrites (sans l'index).
     """
-    situee, referentiel = ensemble.situee, ensemble.referentiel
+    referentiel = ensemble.referentiel
     dossier = Path(dossier)
     ecrites = []
     alentours = _Alentours(ensemble)
@@ -508,7 +508,7 @@ def ecrire_fiches(ensemble: Ensemble, dossier: str | Path, dans_un_lot: bool = T
         navigation.append(("../index.html", "Rapports de l'année"))
     blocs = []
     for departement in ensemble.parametres.departements:
-        couverture = couverture_qpv(situee, referentiel, departement)
+        couverture = alentours.couverture(departement)
         lignes = []
         for ligne in couverture.itertuples():
             fiche = FicheQPV(ensemble, ligne.code_qp, leaflet_partage=True, alentours=alentours)
@@ -555,6 +555,50 @@ class _Alentours:
         self.situee, self.referentiel = ensemble.situee, ensemble.referentiel
         self._classements: dict[str, pd.DataFrame] = {}
         self._participations: dict[str, pd.Series] = {}
+        self._couvertures: dict[str, pd.DataFrame] = {}
+        self._medianes: dict[str | None, tuple[dict[str, str], int]] = {}
+
+    def couverture(self, departement: str) -> pd.DataFrame:
+        """La couverture des QPV du département (``couverture_qpv``), calculée une fois."""
+        if departement not in self._couvertures:
+            self._couvertures[departement] = couverture_qpv(self.situee, self.referentiel, departement)
+        return self._couvertures[departement]
+
+    @cached_property
+    def contexte(self) -> pd.DataFrame:
+        """Le contexte des QPV du territoire, indexé par code."""
+        return self.referentiel.contexte_qpv.set_index("code_qp")
+
+    def medianes(self, departement: str | None) -> tuple[dict[str, str], int]:
+        """Médiane écrite de chaque indicateur parmi les QPV du département (``None`` : du
+        territoire), et le nombre de ces QPV."""
+        if departement not in self._medianes:
+            contexte = self.contexte
+            if departement is not None:
+                contexte = contexte[contexte.index.isin(set(self.couverture(departement)["code_qp"]))]
+            medianes = {
+                i.colonne: _mediane(contexte, i)
+                for i in INDICATEURS_QUARTIER
+                if i.colonne in contexte.columns
+            }
+            self._medianes[departement] = (medianes, len(contexte))
+        return self._medianes[departement]
+
+    @cached_property
+    def qpv_wgs84(self) -> gpd.GeoDataFrame:
+        """Les QPV du référentiel en degrés (cartes des fiches), projetés une fois."""
+        return self.referentiel.qpv[["code_qp", "lib_qp", "geometry"]].to_crs("EPSG:4326")
+
+    @cached_property
+    def limites_des_communes_wgs84(self) -> gpd.GeoDataFrame:
+        """Les limites des communes en degrés, projetées une fois."""
+        communes = self.referentiel.communes
+        return gpd.GeoDataFrame(geometry=communes.geometry.boundary).to_crs("EPSG:4326")
+
+    @cached_property
+    def placees_wgs84(self) -> gpd.GeoDataFrame:
+        """Les séances placées par leurs coordonnées, en degrés, dans l'ordre de ``placees``."""
+        return self.placees[["id_seance", "lieu", "nom_com", "geometry"]].to_crs("EPSG:4326")
 
     @cached_property
     def participations_par_commune_et_public(self) -> pd.Series:
@@ -600,7 +644,7 @@ class _Alentours:
         """Les QPV du département classés par séances dedans, puis dedans et à proximité ; les
         égalités partagent le même rang (« ex aequo »), les suivants sautent autant de places."""
         if departement not in self._classements:
-            table = couverture_qpv(self.situee, self.referentiel, departement)
+            table = self.couverture(departement)
             table = table.assign(total=table["seances_dedans"] + table["seances_proximite"])
             table = table.sort_values(
                 ["seances_dedans", "total", "lib_qp"], ascending=[False, False, True], kind="stable"

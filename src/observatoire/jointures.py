@@ -129,9 +129,12 @@ def _paires_a_portee(points: np.ndarray, polygones: np.ndarray, distance_m: floa
         i_points, i_qpv = shapely.STRtree(polygones).query(points, predicate="intersects")
         return i_points, i_qpv, np.zeros(len(i_points))
     echelles = echelle_lambert93(points)
-    portees = distance_m * echelles  # D au sol, en mètres projetés autour de chaque point
+    metropole = bool((echelles == 1.0).all())
+    portees = np.full(len(points), distance_m) if metropole else distance_m * echelles
     marge = float(portees.max()) if len(portees) else distance_m
-    # Arbre sur les emprises élargies de D : peu de candidats, puis tests exacts préparés.
+    # Arbre sur les emprises élargies de D : peu de candidats, puis tests exacts sur les QPV
+    # préparés (index de leurs segments). La requête dwithin de l'arbre, celle de
+    # geopandas.sjoin, prépare le point cherché et non le polygone : 1,5 fois plus lente.
     xmin, ymin, xmax, ymax = shapely.bounds(polygones).T
     emprises = shapely.box(xmin - marge, ymin - marge, xmax + marge, ymax + marge)
     i_points, i_qpv = shapely.STRtree(emprises).query(points)
@@ -139,11 +142,12 @@ def _paires_a_portee(points: np.ndarray, polygones: np.ndarray, distance_m: floa
     dedans = shapely.intersects(polygones[i_qpv], points[i_points])
     distances[dedans] = 0.0
     autour = np.flatnonzero(~dedans)
-    a_portee = shapely.dwithin(polygones[i_qpv[autour]], points[i_points[autour]], portees[i_points[autour]])
+    portee_autour = distance_m if metropole else portees[i_points[autour]]
+    a_portee = shapely.dwithin(polygones[i_qpv[autour]], points[i_points[autour]], portee_autour)
     proches = autour[a_portee]
-    distances[proches] = (
-        shapely.distance(points[i_points[proches]], polygones[i_qpv[proches]]) / echelles[i_points[proches]]
-    )
+    distances[proches] = shapely.distance(points[i_points[proches]], polygones[i_qpv[proches]])
+    if not metropole:
+        distances[proches] /= echelles[i_points[proches]]
     retenues = distances <= distance_m
     return i_points[retenues], i_qpv[retenues], distances[retenues]
 

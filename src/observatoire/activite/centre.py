@@ -29,7 +29,7 @@ from ..commun.garde import entrees_des_donnees, verifier_sorties
 from ..commun.lecture import caracteres_interdits, decoder
 from ..referentiel.couches import dossier_referentiel_par_defaut
 
-__all__ = ["NOM_FICHIER_CENTRE", "Centre", "creer_centre", "lire_centre", "trouver_centre"]
+__all__ = ["NOM_FICHIER_CENTRE", "Centre", "creer_centre", "lire_centre", "texte_du_centre", "trouver_centre"]
 
 NOM_FICHIER_CENTRE = "observatoire.toml"
 _CLES = {"nom", "libelle", "departements", "adherents"}
@@ -221,11 +221,29 @@ def creer_centre(
         [("la configuration", chemin)],
         entrees_des_donnees(donnees, dossier_entier=False, referentiel=dossier_referentiel_par_defaut()),
     )
-    texte = _texte_configuration(nom, normaliser_departements(departements), libelle or nom, tuple(adherents))
-    _valider(tomllib.loads(texte), chemin_affichable(chemin))
+    texte = texte_du_centre(nom, departements, libelle=libelle, adherents=adherents)
     chemin.parent.mkdir(parents=True, exist_ok=True)
     ecrire_atomique(chemin, texte.encode("utf-8"))
     return chemin
+
+
+def texte_du_centre(
+    nom: str,
+    departements: str | Iterable[object],
+    *,
+    libelle: str | None = None,
+    adherents: Iterable[str] = (),
+) -> str:
+    """Le texte commenté d'``observatoire.toml``, relu et validé (``creer_centre`` l'écrit).
+
+    Raises
+    ------
+    ErreurParametre
+        Une valeur invalide (toutes dites ensemble).
+    """
+    texte = _texte_configuration(nom, normaliser_departements(departements), libelle or nom, tuple(adherents))
+    _valider(tomllib.loads(texte), NOM_FICHIER_CENTRE)
+    return texte
 
 
 def _chaine_toml(texte: str) -> str:

@@ -116,7 +116,7 @@ def _signaler_interdits(texte, enregistrements, brute: TableBrute, problemes: li
     trouves = caracteres_interdits(texte)
     if not trouves:
         return
-    debuts = [e.debut for e in enregistrements]
+    debuts = enregistrements.debuts
     for ligne, position, code in trouves:
         rang = bisect.bisect_right(debuts, ligne) - 1
         if rang <= 0:

@@ -76,13 +76,13 @@ def controler_structure(brutes: dict[str, TableBrute], problemes: list[dict]) ->
                     "Rien à faire, ou retirez la colonne de l'export.",
                 )
             )  # fmt: skip
-        vides = (
-            (brute.donnees.apply(lambda s: s.str.strip()) == "").all(axis=1)
-            if len(brute.donnees.columns)
-            else []
-        )
-        if len(vides):
-            brute.donnees = brute.donnees[~vides]
+        # Les lecteurs omettent les lignes entièrement vides ; seule une ligne aux champs en trop
+        # (tronquée à la largeur de l'en-tête, et déjà en erreur) peut le devenir ici.
+        douteuses = brute.donnees.index.intersection(sorted(brute.lignes_douteuses))
+        if len(douteuses) and len(brute.donnees.columns):
+            extrait = brute.donnees.loc[douteuses]
+            vides = extrait.apply(lambda s: s.astype(str).str.strip() == "").all(axis=1)
+            brute.donnees = brute.donnees.drop(index=vides.index[vides])
     for table, brute in brutes.items():
         if brute.donnees.empty and table != "demandes":
             structure.append(
@@ -105,20 +105,30 @@ def normaliser(
     donnees = pd.DataFrame(index=brute.donnees.index)
     for col in CONTRAT[table]:
         if col.nom in brute.donnees.columns:
-            valeurs = brute.donnees[col.nom].astype(str).str.strip()
-            _signaler_erreurs_excel(valeurs, brute, col.nom, problemes)
+            # Une passe par valeur distincte : espaces, valeurs d'erreur Excel, code département.
+            codes, distinctes = pd.factorize(brute.donnees[col.nom], use_na_sentinel=False)
+            nettes = pd.Series(distinctes, dtype=object).astype(str).str.strip()
+            erreurs_excel = nettes.str.upper().isin(EXCEL_ERREURS).to_numpy()[codes]
+            if col.format == "departement":
+                nettes = nettes.map(_normaliser_code_departement)
+            valeurs = pd.Series(nettes.to_numpy(dtype=object)[codes], index=brute.donnees.index, dtype=object)
+            if erreurs_excel.any():
+                _signaler_erreurs_excel(
+                    brute.donnees[col.nom].astype(str).str.strip(), erreurs_excel, brute, col.nom, problemes
+                )
         else:
             valeurs = pd.Series(col.defaut, index=brute.donnees.index, dtype=object)
+            if col.format == "departement":
+                valeurs = valeurs.map(_normaliser_code_departement)
         if col.format == "commune":
             valeurs = _reparer_communes(valeurs, brute, col.nom, referentiel, problemes)
-        elif col.format == "departement":
-            valeurs = valeurs.map(_normaliser_code_departement)
         donnees[col.nom] = valeurs.astype(object)
     return donnees
 
 
-def _signaler_erreurs_excel(valeurs: pd.Series, brute: TableBrute, nom: str, problemes: list[dict]) -> None:
-    erreurs = valeurs.str.upper().isin(EXCEL_ERREURS)
+def _signaler_erreurs_excel(
+    valeurs: pd.Series, erreurs: np.ndarray, brute: TableBrute, nom: str, problemes: list[dict]
+) -> None:
     for index in valeurs.index[erreurs]:
         problemes.append(
             probleme(

@@ -25,6 +25,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple, overload
 
 import pandas as pd
 
@@ -34,6 +35,7 @@ from .typographie import accord, nombre_de, typographier
 __all__ = [
     "COLONNES_PROBLEMES",
     "Enregistrement",
+    "Enregistrements",
     "TableBrute",
     "caracteres_interdits",
     "cle_colonne",
@@ -166,16 +168,53 @@ def separateur_csv(texte: str) -> str:
     return max((";", ",", "\t"), key=premiere.count)
 
 
-@dataclass(frozen=True)
-class Enregistrement:
-    """Un enregistrement CSV : lignes physiques de début et de fin (comptées depuis 1), champs."""
+class Enregistrement(NamedTuple):
+    """Un enregistrement CSV : lignes physiques de début et de fin (comptées depuis 1), champs.
+
+    Un tuple nommé plutôt qu'une dataclass : il y en a un par ligne lue (200 000 et plus), et sa
+    construction coûte trois fois moins."""
 
     debut: int
     fin: int
     champs: list[str]
 
 
-def decouper_csv(texte: str, fichier: str, separateur: str | None = None) -> tuple[str, list[Enregistrement]]:
+class Enregistrements(Sequence[Enregistrement]):
+    """Les enregistrements d'une table rangés en colonnes (lignes de début, de fin, champs) : un
+    CSV de 200 000 lignes n'en fabrique pas 200 000 objets ; ``[i]`` en rend un."""
+
+    __slots__ = ("champs", "debuts", "fins")
+
+    def __init__(self, debuts: list[int], fins: list[int], champs: list[list[str]]):
+        self.debuts, self.fins, self.champs = debuts, fins, champs
+
+    @classmethod
+    def depuis(cls, enregistrements: Sequence[Enregistrement]) -> Enregistrements:
+        """Depuis une liste d'``Enregistrement`` (feuille de classeur)."""
+        if isinstance(enregistrements, Enregistrements):
+            return enregistrements
+        return cls(
+            [e.debut for e in enregistrements],
+            [e.fin for e in enregistrements],
+            [e.champs for e in enregistrements],
+        )
+
+    def __len__(self) -> int:
+        return len(self.debuts)
+
+    @overload
+    def __getitem__(self, rang: int) -> Enregistrement: ...
+
+    @overload
+    def __getitem__(self, rang: slice) -> Enregistrements: ...
+
+    def __getitem__(self, rang):
+        if isinstance(rang, slice):
+            return Enregistrements(self.debuts[rang], self.fins[rang], self.champs[rang])
+        return Enregistrement(self.debuts[rang], self.fins[rang], self.champs[rang])
+
+
+def decouper_csv(texte: str, fichier: str, separateur: str | None = None) -> tuple[str, Enregistrements]:
     """Découpe un CSV en enregistrements non vides, avec leurs lignes physiques.
 
     Parameters
@@ -217,20 +256,49 @@ class _GuillemetNonFerme(Exception):
         self.ligne = ligne
 
 
-def _enregistrements(texte: str, separateur: str, strict: bool) -> list[Enregistrement]:
+def _enregistrements(texte: str, separateur: str, strict: bool) -> Enregistrements:
     lecteur = csv.reader(io.StringIO(texte, newline=""), delimiter=separateur, quotechar='"', strict=strict)
-    enregistrements = []
-    fin_precedente = 0
     try:
-        for champs in lecteur:
-            debut, fin_precedente = fin_precedente + 1, lecteur.line_num
-            if any(champ.strip() for champ in champs):
-                enregistrements.append(Enregistrement(debut, fin_precedente, champs))
+        lignes = list(lecteur)
     except csv.Error as erreur:
         if "unexpected end of data" in str(erreur):
-            raise _GuillemetNonFerme(fin_precedente + 1) from None
+            raise _GuillemetNonFerme(_debut_du_dernier_enregistrement(texte, separateur)) from None
         raise
-    return enregistrements
+    if lecteur.line_num == len(lignes):
+        # Le cas courant : un enregistrement par ligne physique, numérotées sans boucle.
+        gardes = [rang for rang, champs in enumerate(lignes) if "".join(champs).strip()]
+        if len(gardes) == len(lignes):
+            debuts = list(range(1, len(lignes) + 1))
+            return Enregistrements(debuts, debuts, lignes)
+        debuts = [rang + 1 for rang in gardes]
+        return Enregistrements(debuts, debuts, [lignes[rang] for rang in gardes])
+    return _enregistrements_numerotes(texte, separateur, strict)
+
+
+def _enregistrements_numerotes(texte: str, separateur: str, strict: bool) -> Enregistrements:
+    """Chaque enregistrement avec ses lignes physiques de début et de fin (textes sur plusieurs lignes)."""
+    lecteur = csv.reader(io.StringIO(texte, newline=""), delimiter=separateur, quotechar='"', strict=strict)
+    debuts, fins, gardes = [], [], []
+    fin_precedente = 0
+    for champs in lecteur:
+        debut, fin_precedente = fin_precedente + 1, lecteur.line_num
+        if "".join(champs).strip():
+            debuts.append(debut)
+            fins.append(fin_precedente)
+            gardes.append(champs)
+    return Enregistrements(debuts, fins, gardes)
+
+
+def _debut_du_dernier_enregistrement(texte: str, separateur: str) -> int:
+    """La ligne où s'ouvre l'enregistrement que le guillemet non fermé laisse inachevé."""
+    lecteur = csv.reader(io.StringIO(texte, newline=""), delimiter=separateur, quotechar='"', strict=True)
+    fin_precedente = 0
+    try:
+        for _ in lecteur:
+            fin_precedente = lecteur.line_num
+    except csv.Error:
+        pass
+    return fin_precedente + 1
 
 
 def cle_colonne(nom: object) -> str:
@@ -284,7 +352,7 @@ EN_TETE_MAX = 10  # lignes parcourues pour trouver un en-tête placé sous un ti
 
 
 def table_depuis_enregistrements(
-    enregistrements: Sequence[Enregistrement],
+    enregistrements: Sequence[Enregistrement] | Enregistrements,
     table: str,
     fichier: str,
     colonnes: Sequence[str],
@@ -336,17 +404,24 @@ def table_depuis_enregistrements(
     largeur = len(noms)
     libres = {i for i, nom in enumerate(noms) if nom in set(texte_libre)}
     index_prives = {i for i, nom in enumerate(noms) if nom in set(privees)}
-    numeros, valeurs, douteuses = [], [], set()
-    for enregistrement in enregistrements[1:]:
-        champs, numero = enregistrement.champs, enregistrement.debut
-        message = _champs_en_nombre_faux(champs, largeur)
+    corps = Enregistrements.depuis(enregistrements)[1:]
+    numeros, valeurs = corps.debuts, list(corps.champs)
+    douteuses = set()
+    a_verifier = [
+        rang
+        for rang, (champs, debut, fin) in enumerate(zip(corps.champs, corps.debuts, corps.fins, strict=True))
+        if len(champs) != largeur or debut != fin
+    ]
+    for rang in a_verifier:
+        enregistrement = corps[rang]
+        message = _champs_en_nombre_faux(enregistrement.champs, largeur)
         if message is None:
             message = _plusieurs_lignes(enregistrement, noms, libres, index_prives, separateur)
         if message is not None:
-            problemes.append(probleme(table, fichier, numero, None, "", "erreur", *message))
-            douteuses.add(numero - 2)
-        numeros.append(numero)
-        valeurs.append((champs + [""] * largeur)[:largeur])
+            problemes.append(probleme(table, fichier, enregistrement.debut, None, "", "erreur", *message))
+            douteuses.add(enregistrement.debut - 2)
+        if len(enregistrement.champs) != largeur:
+            valeurs[rang] = (enregistrement.champs + [""] * largeur)[:largeur]
     index = pd.Index(numeros, dtype="int64") - 2
     donnees = pd.DataFrame(valeurs, columns=noms, index=index, dtype=object) if valeurs else None
     if donnees is None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -24,11 +23,11 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from ..activite.centre import NOM_FICHIER_CENTRE, creer_centre
+from ..activite.centre import NOM_FICHIER_CENTRE, texte_du_centre
 from ..activite.lieux import COLONNES_LIEUX
-from ..commun.fichiers import classeur_reproductible
+from ..commun.fichiers import ecrire_atomique
 from ..referentiel.chargement import Referentiel, charger_referentiel
-from .dossier import dossier_de_demonstration
+from .dossier import dossier_de_demonstration, ecrire_classeur_demo, ecrire_drapeau, ecrire_table_demo
 
 __all__ = ["CIBLES", "DEPARTEMENTS_DEMO", "ecrire_demo", "generer_demo"]
 
@@ -654,34 +653,19 @@ def ecrire_demo(sortie: str | Path = "data/demo", annees=(2022, 2023), referenti
     }
     dossier_de_demonstration(dossier)
     registre, par_annee = registre_demo({annee: generer_demo(annee, referentiel) for annee in annees})
-    (dossier / NOM_FICHIER_CENTRE).unlink(missing_ok=True)
-    creer_centre(
-        dossier, NOM_CENTRE_DEMO, DEPARTEMENTS_DEMO, libelle=LIBELLE_CENTRE_DEMO, adherents=ADHERENTS_DEMO
+    texte_centre = texte_du_centre(
+        NOM_CENTRE_DEMO, DEPARTEMENTS_DEMO, libelle=LIBELLE_CENTRE_DEMO, adherents=ADHERENTS_DEMO
     )
-    registre.to_csv(dossier / "lieux.csv", sep=";", index=False, encoding="utf-8")
+    ecrire_atomique(dossier / NOM_FICHIER_CENTRE, texte_centre.encode("utf-8"))
+    ecrire_table_demo(registre, dossier / "lieux.csv")
+    a_propos = pd.DataFrame(
+        [{"cle": "demonstration", "valeur": "oui"}, {"cle": "description", "valeur": drapeau["description"]}]
+    )
     for annee, tables in par_annee.items():
         dossier_annee = dossier / str(annee)
-        dossier_annee.mkdir(parents=True, exist_ok=True)
         for nom, table in tables.items():
-            table.to_csv(dossier_annee / f"{nom}.csv", sep=";", index=False, encoding="utf-8")
-        (dossier_annee / "demonstration.json").write_text(
-            json.dumps(drapeau, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
-        _ecrire_classeur(dossier / f"activite_{annee}.xlsx", tables, drapeau)
-    (dossier / "demonstration.json").write_text(
-        json.dumps(drapeau, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
+            ecrire_table_demo(table, dossier_annee / f"{nom}.csv")
+        ecrire_drapeau(dossier_annee, drapeau)
+        ecrire_classeur_demo(dossier / f"activite_{annee}.xlsx", {**tables, "_a_propos": a_propos})
+    ecrire_drapeau(dossier, drapeau)
     return dossier
-
-
-def _ecrire_classeur(chemin: Path, tables: dict[str, pd.DataFrame], drapeau: dict) -> None:
-    with pd.ExcelWriter(chemin, engine="openpyxl") as classeur:
-        for nom, table in tables.items():
-            table.to_excel(classeur, sheet_name=nom, index=False)
-        pd.DataFrame(
-            [
-                {"cle": "demonstration", "valeur": "oui"},
-                {"cle": "description", "valeur": drapeau["description"]},
-            ]
-        ).to_excel(classeur, sheet_name="_a_propos", index=False)
-    chemin.write_bytes(classeur_reproductible(chemin.read_bytes()))

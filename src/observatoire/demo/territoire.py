@@ -10,7 +10,6 @@ actuelle, avec un avertissement). Même graine, mêmes fichiers.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +18,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..activite.centre import NOM_FICHIER_CENTRE, creer_centre
+from ..activite.centre import NOM_FICHIER_CENTRE, texte_du_centre
 from ..activite.vocabulaires import VOCABULAIRES
-from ..commun.fichiers import ecrire_csv
+from ..commun.fichiers import ecrire_atomique
 from ..referentiel.chargement import Referentiel, charger_referentiel
-from .dossier import DRAPEAU, dossier_de_demonstration
+from .dossier import dossier_de_demonstration, ecrire_drapeau, ecrire_table_demo
 
 __all__ = ["TERRITOIRES_DEMO", "TerritoireDemo", "ecrire_demo_territoire", "generer_demo_territoire"]
 
@@ -270,18 +269,18 @@ def ecrire_demo_territoire(
     if not isinstance(referentiel, Referentiel):
         referentiel = charger_referentiel(centre.departements, referentiel)
     dossier = dossier_de_demonstration(sortie)
-    (dossier / NOM_FICHIER_CENTRE).unlink(missing_ok=True)
-    creer_centre(dossier, centre.nom, centre.departements, libelle=centre.libelle, adherents=centre.adherents)
+    texte_centre = texte_du_centre(
+        centre.nom, centre.departements, libelle=centre.libelle, adherents=centre.adherents
+    )
+    ecrire_atomique(dossier / NOM_FICHIER_CENTRE, texte_centre.encode("utf-8"))
     drapeau = {
         "demonstration": True,
         "description": f"Données fictives tirées au sort (graine {centre.graine}).",
     }
-    (dossier / DRAPEAU).write_text(json.dumps(drapeau, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    ecrire_drapeau(dossier, drapeau)
     for annee in annees:
         dossier_annee = dossier / str(annee)
         for nom, table in generer_demo_territoire(territoire, annee, referentiel).items():
-            ecrire_csv(table, dossier_annee / f"{nom}.csv")
-        (dossier_annee / "demonstration.json").write_text(
-            json.dumps(drapeau, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
+            ecrire_table_demo(table, dossier_annee / f"{nom}.csv", pour_excel=True)
+        ecrire_drapeau(dossier_annee, drapeau)
     return dossier

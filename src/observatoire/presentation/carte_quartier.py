@@ -18,8 +18,8 @@ from jinja2.utils import htmlsafe_json_dumps
 
 from ..commun.typographie import format_distance, typographier, typographier_html
 from . import couleurs
-from .cartes import fichiers_leaflet
 from .gabarits import feuille_de_style, rendre
+from .leaflet import fichiers_leaflet
 
 __all__ = ["page_carte_quartier"]
 
@@ -27,9 +27,7 @@ DECIMALES = 5
 
 
 def _geojson(table: gpd.GeoDataFrame, textes: list[str] | None = None) -> dict:
-    geometries = shapely.transform(
-        np.asarray(table.to_crs("EPSG:4326").geometry.array), lambda xy: np.round(xy, DECIMALES)
-    )
+    geometries = shapely.transform(np.asarray(table.geometry.array), lambda xy: np.round(xy, DECIMALES))
     return {
         "type": "FeatureCollection",
         "features": [
@@ -71,7 +69,8 @@ def page_carte_quartier(
         Titre de la carte.
     quartier, anneau, voisins, communes : geopandas.GeoDataFrame
         Le QPV (``lib_qp``, ``code_qp``), son anneau de proximité, les autres QPV alentour, les
-        limites des communes alentour (EPSG:2154).
+        limites des communes alentour, en degrés (EPSG:4326 : l'appelant projette une fois pour
+        toutes ses cartes).
     lieux : list of dict
         ``lat``, ``lon``, ``texte`` (non échappé), ``proche`` (bool) de chaque lieu alentour.
     cadre : tuple

@@ -12,12 +12,10 @@
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import folium
@@ -25,8 +23,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-import xstatic.pkg.leaflet as xs_leaflet
-import xstatic.pkg.leaflet_markercluster as xs_cluster
 from branca.element import Element, MacroElement
 from branca.element import Figure as PageBranca
 from jinja2 import Template
@@ -43,6 +39,7 @@ from ..referentiel.chargement import Referentiel
 from . import couleurs
 from .classes import classes_des_taux
 from .gabarits import feuille_de_style
+from .leaflet import fichiers_leaflet
 
 __all__ = [
     "CarteAutonome",
@@ -847,32 +844,11 @@ def _geojson_compact(page: str) -> str:
     return "".join(morceaux)
 
 
-@lru_cache(maxsize=1)
-def fichiers_leaflet() -> tuple[str, str]:
-    """CSS (images en ``data:``) et JavaScript de Leaflet et MarkerCluster, sans carte source."""
-    leaflet = Path(xs_leaflet.BASE_DIR)
-    cluster = Path(xs_cluster.BASE_DIR)
-    css = (leaflet / "leaflet.css").read_text(encoding="utf-8")
-    css = re.sub(
-        r"url\((?:\"|')?images/([\w.-]+\.png)(?:\"|')?\)", lambda m: _data_png(leaflet / "images" / m[1]), css
-    )
-    css += (cluster / "MarkerCluster.css").read_text(encoding="utf-8")
-    css += (cluster / "MarkerCluster.Default.css").read_text(encoding="utf-8")
-    js = (leaflet / "leaflet.js").read_text(encoding="utf-8")
-    js += "\n" + (cluster / "leaflet.markercluster.js").read_text(encoding="utf-8")
-    js = re.sub(r"//# sourceMappingURL=\S+", "", js)
-    return css, js
-
-
 def _ressources(partagees: bool = False) -> str:
     if partagees:
         return '<link rel="stylesheet" href="leaflet.css">\n<script src="leaflet.js"></script>'
     css, js = fichiers_leaflet()
     return f"<style>{css}</style>\n<script>{js}</script>"
-
-
-def _data_png(chemin: Path) -> str:
-    return f"url(data:image/png;base64,{base64.b64encode(chemin.read_bytes()).decode('ascii')})"
 
 
 def _identifiants_stables(page: str) -> str:

@@ -109,8 +109,7 @@ def _titre_dans_la_figure(figure: Figure, axe, titre: str) -> None:
             0.012, 0.985, "\n".join(textwrap.wrap(titre, largeur) or [""]), ha="left", va="top",
             fontsize=11, fontweight="bold",
         )  # fmt: skip
-        figure.canvas.draw()
-        cadre = texte.get_window_extent()
+        cadre = texte.get_window_extent()  # mesuré sans dessiner la figure
         if cadre.x1 <= figure.bbox.x1 - 4 or largeur <= 16:
             break
         texte.remove()
@@ -127,7 +126,6 @@ def _couper(texte: str, largeur: int = 34) -> str:
 def _etiquettes_dans_la_figure(figure: Figure, axe, textes, horizontal: bool, maximum: float) -> None:
     """Allonge l'axe des valeurs jusqu'à ce que chaque étiquette de barre tienne dans l'axe."""
     for _ in range(6):
-        figure.canvas.draw()
         cadre = axe.get_window_extent()
         depasse = [
             t

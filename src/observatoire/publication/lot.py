@@ -108,12 +108,12 @@ def produire_rapports(
     racine_sortie = _racine_sortie(parametres)
     afficher = _afficheur(progression)
     debut = time.perf_counter()
+    dossier_annee = racine_sortie / str(parametres.annee)
+    _annee_remplacable(dossier_annee)  # refusée avant tout calcul
     with Verrou(racine_sortie), Noyaux(parametres.jobs) as noyaux:
         nettoyer_restes(racine_sortie)
         ensemble = Ensemble.preparer(parametres)
         parametres = ensemble.parametres  # les départements du centre si aucun n'est demandé
-        dossier_annee = racine_sortie / str(parametres.annee)
-        _annee_remplacable(dossier_annee)
         afficher(_phrase_donnees(ensemble))
         travail = Path(tempfile.mkdtemp(prefix=f".travail-{parametres.annee}-", dir=racine_sortie))
         publication = Path(tempfile.mkdtemp(prefix=f".publication-{parametres.annee}-", dir=racine_sortie))
@@ -267,32 +267,52 @@ def _formats_possibles(choisis: tuple[str, ...]) -> dict[str, str]:
 def _executer_territoires(
     territoires, ensemble: Ensemble, noyaux, ensembles, publication, formats, afficher
 ) -> dict:
+    """Les notebooks des territoires sur ``jobs`` noyaux, puis leurs exports (HTML, PDF,
+    classeur) sur autant de fils à part : un noyau libéré passe au territoire suivant pendant
+    que Chromium imprime le précédent."""
     resultats, total = {}, len(territoires)
     # La synthèse, le plus long (toute l'activité), part la première : les départements se
     # partagent les autres processus pendant ce temps, et aucun ne finit seul à la fin.
     ordre = sorted(territoires, key=lambda t: t != SYNTHESE)
-    pool = ThreadPoolExecutor(max_workers=ensemble.parametres.jobs)
+    jobs = ensemble.parametres.jobs
+    notebooks, exports = ThreadPoolExecutor(max_workers=jobs), ThreadPoolExecutor(max_workers=jobs)
+
+    def dire(rang: int, territoire: str) -> None:
+        echec = resultats[territoire]["echec"]
+        if echec:
+            afficher(f"[{rang}/{total}] {territoire} : ÉCHEC ({echec['erreur']})")
+        else:
+            afficher(
+                f"[{rang}/{total}] {territoire} : terminé en {format_duree(resultats[territoire]['duree'])}"
+            )
+
     try:
-        futurs = {
-            pool.submit(_produire_territoire, t, ensemble, ensembles[t], publication, formats, noyaux): t
+        executes = {
+            notebooks.submit(_executer_territoire, t, ensemble, ensembles[t], publication, noyaux): t
             for t in ordre
         }
-        for rang, futur in enumerate(as_completed(futurs), start=1):
-            territoire = futurs[futur]
-            resultats[territoire] = futur.result()
-            echec = resultats[territoire]["echec"]
-            if echec:
-                afficher(f"[{rang}/{total}] {territoire} : ÉCHEC ({echec['erreur']})")
+        exportes = {}
+        for futur in as_completed(executes):
+            territoire, etat = executes[futur], futur.result()
+            if etat["echec"]:
+                resultats[territoire] = etat
+                dire(len(resultats), territoire)
             else:
-                afficher(
-                    f"[{rang}/{total}] {territoire} : terminé en {format_duree(resultats[territoire]['duree'])}"
+                exportes[exports.submit(_exporter_territoire, territoire, ensemble, etat, formats)] = (
+                    territoire
                 )
+        for futur in as_completed(exportes):
+            territoire = exportes[futur]
+            resultats[territoire] = futur.result()
+            dire(len(resultats), territoire)
     except BaseException:
         # Interruption : les noyaux s'arrêtent, les notebooks en cours échouent aussitôt.
         noyaux.arreter()
-        pool.shutdown(wait=True, cancel_futures=True)
+        notebooks.shutdown(wait=True, cancel_futures=True)
+        exports.shutdown(wait=True, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
+    notebooks.shutdown(wait=True)
+    exports.shutdown(wait=True)
     return resultats
 
 
@@ -305,18 +325,36 @@ def _valeurs_du_notebook(
     return valeurs
 
 
-def _produire_territoire(
-    territoire, ensemble: Ensemble, chemin_ensemble: Path, publication: Path, formats, noyaux
+def _executer_territoire(
+    territoire, ensemble: Ensemble, chemin_ensemble: Path, publication: Path, noyaux
 ) -> dict:
+    """Le notebook d'un territoire, exécuté puis rendu publiable (chemins de la machine retirés)."""
     debut = time.perf_counter()
     parametres = ensemble.parametres
     dossier = publication / territoire
     dossier.mkdir()
     valeurs = _valeurs_du_notebook(territoire, parametres, dossier, chemin_ensemble)
-    resultat: dict[str, Any] = {"duree": 0.0, "echec": None, "formats": {}}
+    etat: dict[str, Any] = {"debut": debut, "dossier": dossier, "duree": 0.0, "echec": None, "formats": {}}
     try:
         executer_notebook(territoire, dossier / "rapport.ipynb", valeurs, noyaux.du_fil())
         normaliser_notebook(dossier / "rapport.ipynb", _remplacements(valeurs, parametres))
+    except papermill.PapermillExecutionError as erreur:
+        etat["echec"] = {
+            "cellule": erreur.exec_count,
+            "erreur": f"{erreur.ename}: {_sans_ansi(erreur.evalue)}",
+        }
+    except Exception as erreur:  # un territoire en échec ne doit pas arrêter les autres
+        etat["echec"] = {"cellule": None, "erreur": f"{type(erreur).__name__}: {erreur}"}
+    etat["duree"] = round(time.perf_counter() - debut, 2)
+    return etat
+
+
+def _exporter_territoire(territoire, ensemble: Ensemble, etat: dict, formats) -> dict:
+    """Les documents d'un territoire depuis son notebook exécuté : page HTML, puis chaque format
+    du registre (un format qui échoue est dit, le rapport HTML reste publié)."""
+    dossier = etat["dossier"]
+    resultat: dict[str, Any] = {"duree": 0.0, "echec": None, "formats": {}}
+    try:
         contexte = Contexte(dossier, _entete(ensemble, territoire), _navigation())
         exporter_html(
             dossier / "rapport.ipynb",
@@ -335,14 +373,9 @@ def _produire_territoire(
                 resultat["formats"][nom] = "produit"
             except RuntimeError as erreur:  # Chromium qui échoue : le rapport HTML reste publié
                 resultat["formats"][nom] = f"{exporteur.libelle} : non produit, {erreur}"
-    except papermill.PapermillExecutionError as erreur:
-        resultat["echec"] = {
-            "cellule": erreur.exec_count,
-            "erreur": f"{erreur.ename}: {_sans_ansi(erreur.evalue)}",
-        }
     except Exception as erreur:  # un territoire en échec ne doit pas arrêter les autres
         resultat["echec"] = {"cellule": None, "erreur": f"{type(erreur).__name__}: {erreur}"}
-    resultat["duree"] = round(time.perf_counter() - debut, 2)
+    resultat["duree"] = round(time.perf_counter() - etat["debut"], 2)
     return resultat
 
 

@@ -92,6 +92,9 @@ def executer_notebook(territoire: str, sortie: Path, valeurs: dict, noyau: Noyau
                 kernel_name=nom_du_noyau(),
                 language="python",
                 km=noyau,
+                # Écrit une fois à la fin (ou à l'erreur), pas avant et après chaque cellule :
+                # 24 écritures validées d'un notebook d'1 Mo, autant de calcul perdu pour le lot.
+                request_save_on_cell_execute=False,
             )
         finally:
             noyau.fermer_clients()

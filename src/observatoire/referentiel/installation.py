@@ -21,6 +21,7 @@ import pyogrio
 from ..commun.codes import normaliser_departements
 from ..commun.erreurs import ErreurParametre, ErreurReferentiel
 from ..commun.fichiers import (
+    MARQUEUR,
     appliquer_droits,
     marquer_dossier,
     remplacer_dossier,
@@ -363,11 +364,42 @@ def installer_fichiers(
         )
         appliquer_droits(temporaire)
         _reconnaitre_ancienne_installation(cible)
-        remplacer_dossier(temporaire, cible, "referentiel")
+        en_place = _installation_identique(temporaire, cible, manifeste)
+        if en_place is not None:
+            manifeste = en_place  # rien ne change : le dossier en place n'est pas touché
+        else:
+            remplacer_dossier(temporaire, cible, "referentiel")
     finally:
         shutil.rmtree(temporaire, ignore_errors=True)
     vider_cache()
     return manifeste
+
+
+def _installation_identique(temporaire: Path, cible: Path, manifeste: dict) -> dict | None:
+    """Le manifeste en place si ``cible`` contient déjà exactement ce qui vient d'être préparé
+    (mêmes fichiers, mêmes octets, même manifeste à la date près), sinon ``None``.
+
+    Réinstaller un référentiel identique ne remplace rien : les rapports et notebooks qui le
+    lisent au même moment ne le voient jamais disparaître."""
+    if usage_du_dossier(cible) != "referentiel":
+        return None
+    try:
+        en_place = json.loads((cible / NOM_MANIFESTE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    sans_date = {k: v for k, v in manifeste.items() if k != "installe_le"}
+    if (
+        not isinstance(en_place, dict)
+        or {k: v for k, v in en_place.items() if k != "installe_le"} != sans_date
+    ):
+        return None
+    noms = {p.name for p in temporaire.iterdir()} | {MARQUEUR}
+    if {p.name for p in cible.iterdir()} != noms:
+        return None
+    for nom in noms - {MARQUEUR, NOM_MANIFESTE}:
+        if not (cible / nom).is_file() or sha256_fichier(cible / nom) != sha256_fichier(temporaire / nom):
+            return None
+    return en_place
 
 
 def _reconnaitre_ancienne_installation(cible: Path) -> None:

@@ -15,6 +15,9 @@ CRS_CALCUL = "EPSG:2154"
 # facteur d'échelle local. La métropole (Corse comprise, 41,3° N au plus bas) garde les
 # distances de Lambert-93, sa projection légale.
 LATITUDE_MIN_METROPOLE = 40.0
+# Cadre de la métropole en Lambert-93 (mètres), plus large que son emprise (x de 99 à 1 243 km,
+# y de 6 046 à 7 111 km) : tout point dedans est au nord de 40° N.
+X_MIN_METROPOLE, X_MAX_METROPOLE, Y_MIN_METROPOLE = -200_000.0, 1_600_000.0, 6_000_000.0
 
 
 def echelle_lambert93(points) -> np.ndarray:
@@ -39,7 +42,16 @@ def echelle_lambert93(points) -> np.ndarray:
     """
     geometries = np.asarray(points, dtype=object)
     echelles = np.ones(len(geometries))
-    valides = np.flatnonzero(~(shapely.is_missing(geometries) | shapely.is_empty(geometries)))
+    if len(geometries) == 0:
+        return echelles
+    xmin, ymin, xmax, _ = shapely.total_bounds(geometries)
+    if ymin >= Y_MIN_METROPOLE and xmin >= X_MIN_METROPOLE and xmax <= X_MAX_METROPOLE:
+        return echelles  # tous en métropole (le cas courant), sans lire chaque point
+    # Un point dans le cadre de la métropole en Lambert-93 (y ≥ 6 000 km : 41,3° N au plus bas)
+    # vaut 1 sans calcul ; seuls les autres sont ramenés en degrés pour lire leur latitude.
+    x, y = shapely.get_x(geometries), shapely.get_y(geometries)
+    en_metropole = (y >= Y_MIN_METROPOLE) & (x >= X_MIN_METROPOLE) & (x <= X_MAX_METROPOLE)
+    valides = np.flatnonzero(~(shapely.is_missing(geometries) | shapely.is_empty(geometries) | en_metropole))
     if len(valides) == 0:
         return echelles
     vers_degres, projection = _lambert93()

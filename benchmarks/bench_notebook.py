@@ -54,7 +54,11 @@ def mesurer(n: int, departement: str) -> list[dict]:
             sortie = racine / f"sortie-{territoire}"
             sortie.mkdir()
             modele = "synthese.ipynb" if territoire == "synthese" else "rapport_departement.ipynb"
-            valeurs = {**ensemble.parametres.pour_notebook(), "sortie": str(sortie), "ensemble": str(fichiers[territoire])}
+            valeurs = {
+                **ensemble.parametres.pour_notebook(),
+                "sortie": str(sortie),
+                "ensemble": str(fichiers[territoire]),
+            }
             if territoire != "synthese":
                 valeurs["departement"] = territoire
             debut = time.perf_counter()

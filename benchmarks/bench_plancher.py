@@ -39,7 +39,11 @@ def _lot(sortie: Path) -> float:
 def _plancher(dossier: Path, publie: Path) -> tuple[float, float]:
     """Durées (papermill, Chromium) du plancher : chacun quatre fois, deux à la fois."""
     carnet = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(IMPORTS)])
-    carnet.metadata["kernelspec"] = {"name": "observatoire", "display_name": "Observatoire", "language": "python"}
+    carnet.metadata["kernelspec"] = {
+        "name": "observatoire",
+        "display_name": "Observatoire",
+        "language": "python",
+    }
     modele = dossier / "imports.ipynb"
     nbformat.write(carnet, modele)
 
@@ -77,7 +81,9 @@ def main(essais: int = 2) -> None:
                 f"(papermill ×4 {papermill_s:.1f} s + Chromium ×4 {chromium_s:.1f} s)"
             )
     lot, plancher = min(lots), min(p + c for p, c in planchers)
-    print(f"meilleurs : lot {lot:.1f} s, plancher {plancher:.1f} s ; rapport ×{lot / plancher:.2f} (cible ×1 au plus)")
+    print(
+        f"meilleurs : lot {lot:.1f} s, plancher {plancher:.1f} s ; rapport ×{lot / plancher:.2f} (cible ×1 au plus)"
+    )
 
 
 if __name__ == "__main__":

@@ -229,7 +229,7 @@ def _verifier_feuille(chemin: Path, fichier: str, xml: tuple[str, int] | None) -
                 ",", "\u202f"
             )
         )
-    cellules = []
+    cellules: list[str] = []
     with zipfile.ZipFile(chemin) as archive, archive.open(membre) as flux:
         reste = b""
         while bloc := flux.read(_BLOC):

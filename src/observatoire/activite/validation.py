@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -423,9 +424,9 @@ def _message_date(valeur: str) -> tuple[str, str]:
     francaise = re.fullmatch(r"\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*", valeur)
     iso = re.fullmatch(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*", valeur)
     if francaise or iso:
-        jour, mois, annee = (
-            (int(x) for x in francaise.groups()) if francaise else (int(x) for x in reversed(iso.groups()))
-        )
+        trouve = francaise or iso
+        assert trouve is not None
+        jour, mois, annee = (int(x) for x in (trouve.groups() if francaise else reversed(trouve.groups())))
         if 1 <= mois <= 12:
             return (
                 f"le {jour} {mois_en_lettres(mois)} {annee} n'existe pas.",
@@ -465,7 +466,7 @@ def controles_croises(normalisees, brutes, referentiel: Referentiel, annee: int 
         index = douteuse.index
         problemes.append(
             probleme(
-                "seances", brute.fichier, index + 2, brute.nom_colonne("latitude"),
+                "seances", brute.fichier, cast(int, index) + 2, brute.nom_colonne("latitude"),
                 f"{seances.at[index, 'latitude']} ; {seances.at[index, 'longitude']}", douteuse.gravite,
                 f"séance {montrer(seances.at[index, 'id_seance'])} : {douteuse.message}", douteuse.correction,
             )

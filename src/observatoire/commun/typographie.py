@@ -78,7 +78,7 @@ def _absent(valeur) -> bool:
 def format_nombre(valeur: float | None, decimales: int = 0) -> str:
     """Nombre à la française : ``4693`` → ``4 693`` (espace fine), ``8.1`` → ``8,1``, ``-5`` →
     ``−5`` ; ``–`` si absent."""
-    if _absent(valeur):
+    if valeur is None or _absent(valeur):
         return "–"
     texte = f"{arrondir(float(valeur), decimales):,.{decimales}f}"
     if texte.startswith("-"):
@@ -88,14 +88,14 @@ def format_nombre(valeur: float | None, decimales: int = 0) -> str:
 
 def format_part(part: float | None, decimales: int = 0) -> str:
     """Part en pourcentage : ``0.46`` → ``46 %`` ; ``0.125`` → ``13 %`` (demi vers le haut)."""
-    if _absent(part):
+    if part is None or _absent(part):
         return "–"
     return f"{format_nombre(100 * float(part), decimales)}{ESPACE_INSECABLE}%"
 
 
 def format_distance(metres: float | None) -> str:
     """Distance lisible : ``850`` → ``850 m`` ; ``2569`` → ``2,6 km``."""
-    if _absent(metres):
+    if metres is None or _absent(metres):
         return "–"
     if float(metres) < 1_000:
         return f"{format_nombre(metres)}{ESPACE_INSECABLE}m"

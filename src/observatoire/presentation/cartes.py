@@ -17,6 +17,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import folium
 import geopandas as gpd
@@ -807,7 +808,7 @@ def html_carte(carte: folium.Map, titre: str = "Carte de l'activité du centre d
     ce qui gêne les personnes malvoyantes : critère WCAG 1.4.4). Folium complète la carte à chaque
     rendu : rendre une seule fois chaque objet carte.
     """
-    ancienne = carte.get_root()
+    ancienne = cast(PageBranca, carte.get_root())
     page_carte = _PageCarte(titre)
     for nom, enfant in list(ancienne.header._children.items()):
         page_carte.header.add_child(enfant, name=nom)

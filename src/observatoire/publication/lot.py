@@ -270,7 +270,8 @@ def _executer_territoires(
     """Les notebooks des territoires sur ``jobs`` noyaux, puis leurs exports (HTML, PDF,
     classeur) sur autant de fils à part : un noyau libéré passe au territoire suivant pendant
     que Chromium imprime le précédent."""
-    resultats, total = {}, len(territoires)
+    resultats: dict[str, dict] = {}
+    total = len(territoires)
     # La synthèse, le plus long (toute l'activité), part la première : les départements se
     # partagent les autres processus pendant ce temps, et aucun ne finit seul à la fin.
     ordre = sorted(territoires, key=lambda t: t != SYNTHESE)

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -321,7 +322,7 @@ def installer_fichiers(
     cible.parent.mkdir(parents=True, exist_ok=True)
     temporaire = Path(tempfile.mkdtemp(prefix=".reference-", dir=cible.parent))
     try:
-        couches = {}
+        couches: dict[str, dict[str, Any]] = {}
         population = None
         for nom, chemin in fichiers.items():
             couche = COUCHES_PAR_NOM[nom]

@@ -15,6 +15,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 
 from observatoire import lire_activite
@@ -32,6 +33,8 @@ class _Geocodeur:
         self.centres = {code: (round(p.y, 6), round(p.x, 6)) for code, p in centres.items()}
         self.modes: list[str] = []  # réponses imposées, dans l'ordre, avant les réponses normales
         self.requetes: list[list[dict]] = []
+        self.champs: list[dict] = []  # champs de formulaire de chaque requête (sauf data)
+        self.en_panne: set[str] = set()  # adresses auxquelles le service répond result_status=error
         geocodeur = self
 
         class Gestionnaire(BaseHTTPRequestHandler):
@@ -48,6 +51,7 @@ class _Geocodeur:
                     for p in message.iter_parts()
                 }
                 assert champs["columns"].strip() == "adresse" and champs["citycode"].strip() == "code_commune"
+                geocodeur.champs.append({k: str(v).strip() for k, v in champs.items() if k != "data"})
                 donnees = champs["data"]
                 lignes = list(
                     csv.DictReader(io.StringIO(donnees.decode() if isinstance(donnees, bytes) else donnees))
@@ -78,19 +82,23 @@ class _Geocodeur:
     def repondre(self, lignes: list[dict]) -> str:
         tampon = io.StringIO()
         colonnes = ["cle", "adresse", "code_commune", "latitude", "longitude", "result_label", "result_score",
-                    "result_type", "result_citycode"]  # fmt: skip
+                    "result_type", "result_citycode", "result_status"]  # fmt: skip
         ecrivain = csv.DictWriter(tampon, colonnes, lineterminator="\n")
         ecrivain.writeheader()
         for ligne in lignes:
             adresse, code = ligne["adresse"], ligne["code_commune"]
             resultat = {**ligne, "latitude": "", "longitude": "", "result_label": "", "result_score": "",
-                        "result_type": "", "result_citycode": ""}  # fmt: skip
-            if "Inconnue" not in adresse and code in self.centres:
+                        "result_type": "", "result_citycode": "", "result_status": "not-found"}  # fmt: skip
+            if adresse in self.en_panne:
+                resultat["result_status"] = "error"  # panne du moteur pour cette ligne
+            elif len(adresse.strip()) < 3:
+                resultat["result_status"] = "skipped"  # requête trop courte
+            elif "Inconnue" not in adresse and code in self.centres:
                 lat, lon = self.centres[code]
                 douteux = "Douteux" in adresse
                 ailleurs = "Voisine" in adresse
                 resultat.update(
-                    latitude=str(lat), longitude=str(lon), result_label=f"{adresse} {code}",
+                    result_status="ok", latitude=str(lat), longitude=str(lon), result_label=f"{adresse} {code}",
                     result_score="0.41" if douteux else "0.93", result_type="street" if douteux else "housenumber",
                     result_citycode="95063" if ailleurs else code,
                 )  # fmt: skip
@@ -197,3 +205,68 @@ def test_commande_geocoder(geocodeur, donnees):
     )  # fmt: skip
     assert resultat.returncode == 0, resultat.stderr
     assert "À vérifier (2)" in resultat.stdout and "Sans résultat (1)" in resultat.stdout
+
+
+def test_result_status_error_et_skipped_renvoyes_au_lancement_suivant(geocodeur, donnees, monkeypatch):
+    """Le service marque ``error`` une ligne que son moteur n'a pas traitée, ``skipped`` une
+    requête trop courte : ni l'une ni l'autre n'est gardée comme « sans résultat »."""
+    monkeypatch.setattr("observatoire.activite.geocodage.time.sleep", lambda s: None)
+    seances = donnees / "2023" / "seances.csv"
+    seances.write_text(
+        seances.read_text(encoding="utf-8") + "S-T4;A2023-01;2023-05-05;1;95018;Local;12;;;;non\n",
+        encoding="utf-8",
+    )
+    geocodeur.en_panne = {"5 rue Voisine"}
+    bilan = geocoder(donnees / "2023", url=geocodeur.url)
+    assert bilan.a_reessayer == 2, "error et skipped comptés à part"
+    cache = (donnees / "geocodage_cache.csv").read_text(encoding="utf-8-sig").lower()
+    assert "5 rue voisine" not in cache and "|12|" not in cache, "rien de gardé pour eux"
+    assert "99 rue inconnue" in cache, "not-found reste en cache : l'adresse est à corriger"
+
+    geocodeur.requetes.clear()
+    geocodeur.en_panne = set()
+    bilan = geocoder(donnees / "2023", url=geocodeur.url)
+    renvoyees = sorted(ligne["adresse"] for lot in geocodeur.requetes for ligne in lot)
+    assert renvoyees == ["12", "5 rue Voisine"], "seules les lignes en panne ou sautées repartent"
+    cache = (donnees / "geocodage_cache.csv").read_text(encoding="utf-8-sig").lower()
+    assert bilan.a_reessayer == 1 and "5 rue voisine" in cache, (
+        "« 12 » reste trop court ; la panne est passée"
+    )
+
+
+def test_separateur_et_encodage_dits_au_service(geocodeur, donnees, monkeypatch):
+    """La clé des lieux contient « | » : le séparateur n'est jamais laissé à deviner."""
+    monkeypatch.setattr("observatoire.activite.geocodage.time.sleep", lambda s: None)
+    geocoder(donnees / "2023", url=geocodeur.url)
+    assert geocodeur.champs and all(
+        c["delimiter"] == "," and c["encoding"] == "utf-8" for c in geocodeur.champs
+    )
+
+
+def test_adresse_par_defaut_celle_de_la_geoplateforme_et_url_dans_l_aide():
+    from observatoire.activite.geocodage import URL_BAN, URL_BAN_ANCIENNE
+
+    assert URL_BAN == "https://data.geopf.fr/geocodage/search/csv"
+    assert "api-adresse.data.gouv.fr" in URL_BAN_ANCIENNE
+    aide = subprocess.run(
+        [sys.executable, "-m", "observatoire", "geocoder", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "--url" in aide and "data.geopf.fr" in aide
+
+
+def test_registre_garde_les_colonnes_et_l_encodage_de_l_utilisateur(geocodeur, donnees, monkeypatch):
+    """Une colonne à lui, son séparateur « , » et cp1252 : tout reste, seuls les lieux placés changent."""
+    monkeypatch.setattr("observatoire.activite.geocodage.time.sleep", lambda s: None)
+    registre = donnees / "lieux.csv"
+    table = pd.read_csv(registre, sep=";", dtype=str, keep_default_na=False).assign(
+        remarque="à revoir en été"
+    )
+    registre.write_bytes(table.to_csv(index=False, lineterminator="\r\n").encode("cp1252"))
+    geocoder(donnees / "2023", url=geocodeur.url)
+    octets = registre.read_bytes()
+    relu = octets.decode("cp1252")
+    assert "remarque" in relu.splitlines()[0] and relu.count("à revoir en été") >= len(table)
+    assert "\r\n" in relu and relu.splitlines()[0].count(",") > 3, "séparateur et fin de ligne gardés"

@@ -820,3 +820,48 @@ def test_lieux_regroupes_par_unite_au_dela_du_seuil(brut, monkeypatch):
         (situee.seances["precision"] == "coordonnees") & (situee.seances["insee_dep"] == "95")
     ]
     assert sum(comptes) == len(placees) and len(comptes) == placees["code_commune"].nunique()
+
+
+# --------------------------------------------------------------------------- additivité
+
+
+def _additivite(obtenu: pd.DataFrame) -> list[str]:
+    """Pour chaque indicateur additif du catalogue : départements + restes documentés = synthèse."""
+    from observatoire.indicateurs.catalogue import CATALOGUE
+
+    ecarts = []
+    valeurs = obtenu.set_index(["territoire", "indicateur", "modalite"])["valeur"]
+    departements = sorted(set(obtenu["territoire"]) - {"synthese"})
+    for indicateur in (i for i in CATALOGUE if i.additif):
+        synthese = valeurs.get(("synthese", indicateur.cle, "total"), 0)
+        somme = sum(valeurs.get((d, indicateur.cle, "total"), 0) for d in departements)
+        for reste in indicateur.restes:
+            somme += sum(valeurs.get(("synthese", reste.cle, m), 0) for m in reste.modalites)
+        if abs(somme - synthese) > 1e-9:
+            ecarts.append(f"{indicateur.cle} : départements + restes = {somme}, synthèse = {synthese}")
+    return ecarts
+
+
+def test_indicateurs_additifs_departements_et_restes_font_la_synthese(brut, tmp_path):
+    """Issue 23 : une séance à distance qui porte un code commune n'est comptée dans aucun
+    département, et la synthèse est la somme de ses départements et des restes documentés
+    (distanciel, hors territoire, origines d'ailleurs) — sur la démonstration et sur deux jeux
+    tirés au sort qui touchent ces cas."""
+    from observatoire.indicateurs.catalogue import CATALOGUE
+
+    assert [i.cle for i in CATALOGUE if i.additif], "le catalogue déclare ses indicateurs additifs"
+    obtenu, _, _ = produit(DEMO, 2023, False)
+    assert not _additivite(obtenu), _additivite(obtenu)
+    for graine in (7, 2024):
+        dossier = _jeu_aleatoire(tmp_path / f"jeu-{graine}", brut, graine)
+        seances = pd.read_csv(dossier / "2023" / "seances.csv", sep=";", dtype=str, keep_default_na=False)
+        # Une séance à distance qui porte quand même un code commune (cas de l'issue).
+        distanciel = seances.index[0]
+        seances.loc[distanciel, ["distanciel", "code_commune"]] = ["oui", "95018"]
+        seances.loc[distanciel, ["latitude", "longitude"]] = ["", ""]
+        seances.to_csv(dossier / "2023" / "seances.csv", sep=";", index=False)
+        obtenu, _, _ = produit(dossier, 2023, False)
+        ecarts = _additivite(obtenu)
+        assert not ecarts, f"graine {graine} : " + " ; ".join(ecarts)
+        assert obtenu.query("territoire == 'synthese' and indicateur == 'seances_par_departement' "
+                            "and modalite == 'distanciel'")["valeur"].iloc[0] >= 1  # fmt: skip

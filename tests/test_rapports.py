@@ -322,3 +322,37 @@ def test_noyau_garde_d_un_territoire_a_l_autre_est_vide_et_arrete():
         assert not Noyaux.executer(noyau, "fuite")  # NameError : la variable a disparu
         assert Noyaux.executer(noyau, "import sys\nassert 'observatoire.rapport' in sys.modules")
     assert not noyau.is_alive()
+
+
+INSTRUCTIONS_D_ECRAN = ("Survoler", "survoler", "cliquer", "Cliquer", "zoomer", "Filtrer avec")
+
+
+@pytest.mark.lent
+@pytest.mark.parametrize("territoire", ["78", "92", "95", "synthese"])
+def test_pdf_garde_chaque_qpv_ses_numeros_de_page_et_rien_de_l_ecran(lot, territoire):
+    """Le PDF, lu par pdftotext : chaque QPV du territoire y est (atteint ou non, les blocs repliés
+    sont ouverts à l'impression), chaque page porte « n / N », aucune consigne d'écran."""
+    pdf = lot[0]["dossier"] / territoire / "rapport.pdf"
+    if not shutil.which("pdftotext") or not pdf.exists():
+        pytest.skip("pdftotext (poppler-utils) ou Chromium absent : PDF non vérifiable ici")
+    from observatoire import charger_referentiel
+
+    pages = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    )
+    textes = pages.stdout.split("\f")
+    textes = [t for t in textes if t.strip()]
+    for rang, page in enumerate(textes, start=1):
+        assert re.search(rf"\b{rang}\s*/\s*{len(textes)}\b", page), (
+            f"page {rang} sans « {rang} / {len(textes)} »"
+        )
+    texte = " ".join(textes)
+    qpv = charger_referentiel().qpv
+    attendus = (
+        qpv["code_qp"] if territoire == "synthese" else qpv.loc[qpv["insee_dep"] == territoire, "code_qp"]
+    )
+    manquants = sorted(set(attendus) - set(re.findall(r"QN\d{5}[A-Z]", texte)))
+    assert not manquants, f"QPV absents du PDF : {manquants}"
+    for consigne in INSTRUCTIONS_D_ECRAN:
+        assert consigne not in texte, f"consigne d'écran imprimée : {consigne}"
+    assert "Pôle ressources" in textes[0] and "2023" in textes[0], "titre courant : centre, territoire, année"

@@ -7,6 +7,7 @@ import re
 import shutil
 import tomllib
 
+import pandas as pd
 import pytest
 
 from observatoire import (
@@ -157,3 +158,49 @@ def test_verrou_couvre_chaque_dependance_declaree():
         nom = canonicalize_name(exigence.name)
         assert nom in verrou, f"{nom} absent de constraints.txt : make verrou"
         assert exigence.specifier.contains(verrou[nom]), f"{nom} {verrou[nom]} hors de {exigence.specifier}"
+
+
+def test_statut_2024_de_la_table_de_l_anct_jamais_de_la_lettre(miroir, tmp_path):
+    """Trois QPV dont la lettre contredit le statut de la table ANCT (PROVENANCE.md §6) :
+    QN01325M « M » mais inchangé, QN09219N et QN09442N « N » mais modifiés. Le statut et les QPV
+    2015 viennent de la table ; la fiche le dit."""
+    from observatoire import Ensemble
+    from observatoire.commun.parametres import Parametres
+    from observatoire.fiches import FicheQPV
+
+    cible = tmp_path / "reference"
+    installer_referentiel(miroir, cible, departements="13 92 94")
+    vider_cache()
+    referentiel = charger_referentiel(("13", "92", "94"), cible)
+    qpv = referentiel.qpv.set_index("code_qp")
+    attendus = {"QN01325M": ("inchange", "QP013027"), "QN09219N": ("modifie", "QP092009"),
+                "QN09442N": ("modifie", "QP094018")}  # fmt: skip
+    for code, (statut, predecesseur) in attendus.items():
+        assert qpv.at[code, "statut_2024"] == statut, code
+        assert predecesseur in qpv.at[code, "qpv_2015"], code
+    # La table brute, lue sans l'outil, dit la même chose.
+    table = pd.read_csv(miroir / "france" / "qpv_2024_2015_correspondance.csv", dtype=str).set_index(
+        "code_qp"
+    )
+    for code, (statut, _) in attendus.items():
+        assert table.at[code, "statut"].lower() == statut
+    # La fiche d'un de ces quartiers, sur une année vide de ces départements, dit le statut de la table.
+    donnees = tmp_path / "donnees" / "2023"
+    donnees.mkdir(parents=True)
+    (donnees / "actions.csv").write_text(
+        "id_action;intitule;axe;thematique;format\nA1;Essai;developpement_social;sante;rencontre\n"
+    )
+    (donnees / "seances.csv").write_text(
+        "id_seance;id_action;date;demi_journees;code_commune;lieu;latitude;longitude;distanciel\nS1;A1;2023-03-01;1;92007;;;;non\n"
+    )
+    (donnees / "participations.csv").write_text(
+        "id_seance;public;code_commune_origine;departement_origine;nombre\nS1;elu;92007;;2\n"
+    )
+    (donnees / "demandes.csv").write_text(
+        "id_demande;date;type_demandeur;code_commune;siren_epci;departement;thematique;objet\n"
+    )
+    ensemble = Ensemble.preparer(
+        Parametres(annee=2023, departements=("13", "92", "94"), donnees=donnees.parent, referentiel=cible)
+    )
+    texte = str(FicheQPV(ensemble, "QN09219N").quartier())
+    assert "modifié en 2024" in texte and "QP092009" in texte and "nouveau" not in texte

@@ -299,7 +299,8 @@ class Rapport:
                 "aux participations, périmètres des QPV 2024 et lieux des séances.",
                 self.sortie / "figures" / "carte.png",
                 palette=True,
-                classe="obs-carte-statique",
+                # Une carte haute (la synthèse de 78, 92, 95) a droit à plus de hauteur imprimée.
+                classe="obs-carte-statique" + (" obs-portrait" if _portrait(figure) else ""),
             )
         # Au-delà d'un mégaoctet (une synthèse nationale), le rapport publié ne contient pas la carte
         # interactive : il montre la carte statique et renvoie à carte.html, posé à côté ; il reste
@@ -887,6 +888,11 @@ def preparer_rapport(
     return Rapport(
         prepare, code, indicateurs, dossier, dans_un_lot=ensemble is not None and str(ensemble) != ""
     )
+
+
+def _portrait(figure) -> bool:
+    largeur, hauteur = figure.get_size_inches()
+    return hauteur / largeur > 0.72
 
 
 def _verifier_accord(prepares: Parametres, parametres: Parametres | None, valeurs: dict) -> None:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from ..commun.codes import normaliser_departements
 from ..commun.erreurs import ErreurDonnees, ErreurParametre, message_systeme
-from ..commun.fichiers import chemin_affichable, ecrire_atomique
-from ..commun.garde import entrees_des_donnees, verifier_sorties
+from ..commun.fichiers import chemin_affichable, chemin_pour_message, ecrire_atomique
+from ..commun.garde import entrees_des_donnees, refuser_dans_un_dossier_protege, verifier_sorties
 from ..commun.lecture import caracteres_interdits, decoder
 from ..referentiel.couches import dossier_referentiel_par_defaut
 
@@ -210,11 +210,12 @@ def creer_centre(
     chemin = Path(donnees) / NOM_FICHIER_CENTRE
     if chemin.exists():
         raise ErreurParametre(
-            f"{chemin_affichable(chemin)} existe déjà : modifiez-le, ou supprimez-le pour le recréer."
+            f"{chemin_pour_message(chemin)} existe déjà : modifiez-le, ou supprimez-le pour le recréer."
         )
+    refuser_dans_un_dossier_protege(donnees, "la configuration d'un centre")
     if (Path(donnees) / "actions.csv").is_file():
         raise ErreurParametre(
-            f"{chemin_affichable(donnees)} est le dossier d'une année (il contient actions.csv) : donnez le "
+            f"{chemin_pour_message(donnees)} est le dossier d'une année (il contient actions.csv) : donnez le "
             "dossier de données du centre, celui qui contient les dossiers d'année (par exemple data/centre)."
         )
     verifier_sorties(

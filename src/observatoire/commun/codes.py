@@ -19,7 +19,10 @@ __all__ = [
 
 SYNTHESE = "synthese"  # le territoire entier du centre
 
-_MOTIF_DEPARTEMENT = re.compile(r"^(?:0?([1-9])|([1-9]\d)|(2[AB])|(97[1-6]))$")
+# Les départements de 2025 : 01 à 19, 2A, 2B, 21 à 95, et les cinq DROM (971 à 974, 976). Ni
+# « 20 » (la Corse est divisée depuis 1976), ni 975 (Saint-Pierre-et-Miquelon) ni 977, 978 :
+# des collectivités d'outre-mer, sans quartier prioritaire.
+_MOTIF_DEPARTEMENT = re.compile(r"^(?:0?([1-9])|(1\d|2[1-9]|[3-8]\d|9[0-5])|(2[AB])|(97[1-46]))$")
 
 
 def normaliser_departement(code: object) -> str:

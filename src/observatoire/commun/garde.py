@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .erreurs import ErreurParametre
+from .fichiers import chemin_pour_message, usage_du_dossier
 
-__all__ = ["Entree", "entrees_des_donnees", "verifier_sorties"]
+__all__ = ["Entree", "entrees_des_donnees", "refuser_dans_un_dossier_protege", "verifier_sorties"]
 
 NOMS_ANNEXES = {
     "lieux.csv": "registre des lieux",
@@ -144,3 +145,38 @@ def verifier_sorties(sorties: Iterable[tuple[str, str | Path]], entrees: Iterabl
 
 def _article(nature: str) -> str:
     return "le " + nature
+
+
+USAGES = {
+    "referentiel": "le référentiel installé",
+    "annee": "une année publiée",
+    "fiches": "les fiches QPV",
+    "demo": "une démonstration",
+}
+
+
+def refuser_dans_un_dossier_protege(
+    chemin: str | Path, ce_qui_s_ecrit: str, permis: str | None = None
+) -> None:
+    """Refuse d'écrire ``ce_qui_s_ecrit`` dans ``chemin`` s'il est (ou se trouve dans) un dossier
+    créé par l'outil (référentiel, année publiée, fiches ; sauf l'usage ``permis``) ou dans le
+    dossier d'une année (qui contient ``actions.csv``).
+
+    Raises
+    ------
+    ErreurParametre
+        Le dossier protégé, nommé, et la correction.
+    """
+    lieu = _resoudre(Path(chemin))
+    for dossier in (lieu, *lieu.parents):
+        usage = usage_du_dossier(dossier)
+        if usage is not None and usage != permis:
+            raise ErreurParametre(
+                f"{chemin_pour_message(chemin)} est dans un dossier de l'outil ({USAGES.get(usage, usage)}, "
+                f"{chemin_pour_message(dossier)}) : {ce_qui_s_ecrit} ne s'y écrit pas. Choisissez un autre dossier."
+            )
+        if dossier != lieu and (dossier / "actions.csv").is_file():
+            raise ErreurParametre(
+                f"{chemin_pour_message(chemin)} est dans le dossier d'une année ({chemin_pour_message(dossier)}) : "
+                f"{ce_qui_s_ecrit} ne s'y écrit pas. Choisissez un dossier hors des données d'une année."
+            )

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..commun.erreurs import ErreurParametre
 from ..commun.fichiers import chemin_pour_message, classeur_reproductible, ecrire_atomique, ecrire_csv
+from ..commun.garde import refuser_dans_un_dossier_protege
 
 __all__ = [
     "DRAPEAU",
@@ -42,6 +43,7 @@ def dossier_de_demonstration(dossier: str | Path) -> Path:
             "dise) : la démonstration ne s'y écrit pas, pour ne rien remplacer des données d'un centre. "
             "Choisissez un dossier vide ou nouveau (--sortie)."
         )
+    refuser_dans_un_dossier_protege(dossier, "une démonstration")
     dossier.mkdir(parents=True, exist_ok=True)
     return dossier
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -903,9 +904,11 @@ def carte_statique(
     marge = 0.03 * max(xmax - xmin, ymax - ymin)
     xmin, ymin, xmax, ymax = xmin - marge, ymin - marge, xmax + marge, ymax + marge
     largeur_carte = 6.6
-    hauteur_carte = float(np.clip(largeur_carte * (ymax - ymin) / (xmax - xmin), 3.8, 8.0))
+    hauteur_carte = float(np.clip(largeur_carte * (ymax - ymin) / (xmax - xmin), 3.8, 6.0))
     largeur_carte = min(largeur_carte, hauteur_carte * (xmax - xmin) / (ymax - ymin))
-    haut, bas, legende = 0.75, 0.45, 3.1
+    # Le cadre de la légende a la hauteur de la carte : assez haute pour toute la légende.
+    hauteur_carte = max(hauteur_carte, _hauteur_legende_po(classes, couches))
+    haut, bas, legende = 0.8, 0.55, 3.5
     figure = Figure(figsize=(largeur_carte + legende + 0.35, hauteur_carte + haut + bas), dpi=110)
     large, h = figure.get_size_inches()
     axe = figure.add_axes((0.12 / large, bas / h, largeur_carte / large, hauteur_carte / h))
@@ -948,16 +951,18 @@ def carte_statique(
     _legende_statique(cadre_legende, classes, couches, lieux)
     figure.text(
         0.12 / large, 1 - 0.12 / h, typographier(titre or _titre_carte(referentiel, territoire, annee)),
-        ha="left", va="top", fontsize=12.5, fontweight="bold",
+        ha="left", va="top", fontsize=14, fontweight="bold",
     )  # fmt: skip
+    sources = typographier(
+        f"Sources : ANCT, QPV {referentiel.millesime_qpv} ; INSEE, COG {referentiel.millesime_cog}, populations "
+        f"municipales {referentiel.millesime_population or ''} ; IGN ADMIN EXPRESS ; données du centre. "
+        "Licence Ouverte 2.0. Projection Lambert-93."
+    )
+    # Repliée à la largeur de la figure (7 pt : environ 0,55 em par signe).
+    signes = int((large - 0.3) * 72 / (8 * 0.55))
     figure.text(
-        0.12 / large, 0.08 / h,
-        typographier(
-            f"Sources : ANCT, QPV {referentiel.millesime_qpv} ; INSEE, COG {referentiel.millesime_cog}, populations "
-            f"municipales {referentiel.millesime_population or ''} ; IGN ADMIN EXPRESS ; données du centre. "
-            "Licence Ouverte 2.0. Projection Lambert-93."
-        ),
-        fontsize=7, color="#444444", ha="left", va="bottom",
+        0.12 / large, 0.06 / h, "\n".join(textwrap.wrap(sources, signes)),
+        fontsize=8, color="#444444", ha="left", va="bottom", linespacing=1.2,
     )  # fmt: skip
     return figure
 
@@ -987,16 +992,30 @@ def _barre_d_echelle(axe, xmin, xmax, ymin, ymax) -> None:
         )
     )
     texte = f"{format_nombre(longueur / 1000)} km" if longueur >= 1000 else f"{format_nombre(longueur)} m"
-    axe.text(x0, y0 + 2.2 * epaisseur, "0", fontsize=7, ha="center", va="bottom", zorder=6)
+    axe.text(x0, y0 + 2.2 * epaisseur, "0", fontsize=8.5, ha="center", va="bottom", zorder=6)
     axe.text(
         x0 + longueur,
         y0 + 2.2 * epaisseur,
         typographier(texte),
-        fontsize=7,
+        fontsize=8.5,
         ha="center",
         va="bottom",
         zorder=6,
     )
+
+
+LIGNE_LEGENDE_PT = 16
+
+
+def _hauteur_legende_po(classes, couches: _Couches) -> float:
+    """La hauteur (pouces) que ``_legende_statique`` occupera, en lignes de légende."""
+    lignes = 0.6 + 2.25 + len(_entrees_legende(classes, couches.unites)) + 0.4
+    cercles = _cercles_legende(couches.unites)
+    if cercles:
+        lignes += 2.25 + 2 * cercles[0][1] * ECHELLE_CERCLES_PT / LIGNE_LEGENDE_PT + 1.1
+        lignes += 0.85 * (len(cercles) - 1)
+    lignes += 1.25 + 1 + len(COULEURS_LIEUX) + 0.5
+    return lignes * LIGNE_LEGENDE_PT / 72
 
 
 def _legende_statique(cadre, classes, couches: _Couches, lieux) -> None:
@@ -1009,18 +1028,23 @@ def _legende_statique(cadre, classes, couches: _Couches, lieux) -> None:
         bord.set_edgecolor("#999999")
         bord.set_linewidth(0.8)
     hauteur_pt = cadre.get_window_extent().height / cadre.figure.dpi * 72
-    ligne = 13.5 / hauteur_pt  # une ligne de légende, en fraction du cadre
+    ligne = LIGNE_LEGENDE_PT / hauteur_pt  # une ligne de légende, en fraction du cadre
     y = 1 - 0.6 * ligne
+
+    largeur_pt = cadre.get_window_extent().width / cadre.figure.dpi * 72
+    # Caractères d'un titre de légende sur une ligne du cadre (8,5 pt gras : ~0,6 em par signe).
+    signes = max(16, int(0.9 * largeur_pt / (10 * 0.6)))
 
     def titre(texte: str) -> None:
         nonlocal y
-        cadre.text(0.05, y, typographier(texte), fontsize=8.5, fontweight="bold", va="top")
-        y -= 1.25 * ligne
+        lignes = textwrap.wrap(typographier(texte), signes) or [""]
+        cadre.text(0.05, y, "\n".join(lignes), fontsize=10, fontweight="bold", va="top", linespacing=1.15)
+        y -= (0.25 + len(lignes)) * ligne
 
     def entree(texte: str, dessiner) -> None:
         nonlocal y
         dessiner(y - 0.45 * ligne)
-        cadre.text(0.2, y - 0.45 * ligne, typographier(texte), fontsize=8, va="center")
+        cadre.text(0.2, y - 0.45 * ligne, typographier(texte), fontsize=9.5, va="center")
         y -= ligne
 
     titre(f"Participations pour 10 000 hab. ({couches.niveau} d'origine)")
@@ -1035,15 +1059,22 @@ def _legende_statique(cadre, classes, couches: _Couches, lieux) -> None:
         grand_pt = cercles[0][1] * ECHELLE_CERCLES_PT
         base = y - 2 * grand_pt / hauteur_pt - 0.2 * ligne
         x_centre = 0.05 + grand_pt / (cadre.get_window_extent().width / cadre.figure.dpi * 72)
+        etiquette_precedente = None
         for valeur_cercle, rayon in cercles:
             rayon_pt = rayon * ECHELLE_CERCLES_PT
             centre_y = base + rayon_pt / hauteur_pt
             cadre.scatter([x_centre], [centre_y], s=rayon_pt**2 * 4, color=COULEUR_CERCLES, alpha=0.6,
                           edgecolor=couleurs.COMPTES_CONTOUR, linewidth=0.6)  # fmt: skip
             sommet = base + 2 * rayon_pt / hauteur_pt
-            cadre.plot([x_centre, 0.62], [sommet, sommet], color="#555555", linewidth=0.5)
-            cadre.text(0.64, sommet, format_nombre(valeur_cercle), fontsize=7.5, va="center")
-        y = base - 0.9 * ligne
+            # Chaque étiquette à au moins une ligne de la précédente : un trait la relie au sommet
+            # de son cercle, même quand deux cercles ont des sommets proches.
+            etiquette = (
+                sommet if etiquette_precedente is None else min(sommet, etiquette_precedente - 0.85 * ligne)
+            )
+            cadre.plot([x_centre, 0.52, 0.6], [sommet, sommet, etiquette], color="#555555", linewidth=0.5)
+            cadre.text(0.62, etiquette, format_nombre(valeur_cercle), fontsize=9, va="center")
+            etiquette_precedente = etiquette
+        y = min(base, etiquette_precedente or base) - 0.9 * ligne
     titre("Quartiers et lieux des séances")
     entree("Périmètre d'un QPV 2024", lambda yy: cadre.add_patch(
         Rectangle((0.05, yy - 0.3 * ligne), 0.1, 0.6 * ligne, facecolor=(0.1, 0.1, 0.1, 0.12), edgecolor=COULEUR_QPV)

@@ -16,7 +16,7 @@ from importlib.resources import files
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from ..commun.typographie import typographier_html
+from ..commun.typographie import typographier, typographier_html
 
 __all__ = ["Section", "chaine_css", "feuille_de_style", "macro", "paragraphe", "rendre", "rendre_page"]
 
@@ -74,7 +74,7 @@ def rendre_page(
         titre=titre,
         corps=Markup(corps_html),
         style=Markup(feuille_de_style()),
-        entete=Markup(chaine_css(entete)) if entete else "",
+        entete=Markup(chaine_css(typographier(entete))) if entete else "",
         navigation=navigation or [],
     )
     return typographier_html(str(page))

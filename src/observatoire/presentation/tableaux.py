@@ -29,6 +29,7 @@ from .gabarits import paragraphe, rendre
 
 __all__ = ["a_la_francaise", "lien", "tableau_html"]
 
+LIGNES_D_UN_TABLEAU_COURT = 25
 _NOMBRE = re.compile(
     rf"^[−\-+]?[\d{ESPACE_FINE}{ESPACE_INSECABLE} ]+(?:,\d+)?(?:[{ESPACE_INSECABLE} ]?(?:%|m|km))?$|^–$"
 )
@@ -78,6 +79,8 @@ def tableau_html(
             classe=classe,
             nombres=nombres,
             total=total,
+            # Imprimé, un tableau court n'est jamais coupé ; un long l'est, son en-tête répété.
+            garder=len(lignes) <= LIGNES_D_UN_TABLEAU_COURT,
         )
     )
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter
 from traitlets.config import Config
 
@@ -125,6 +126,32 @@ def normaliser_notebook(chemin: str | Path, remplacements: dict[str, str] | None
     return Path(chemin)
 
 
+def _titres_avec_leur_suite(corps: str) -> str:
+    """Chaque cellule de texte (intertitre et chapeau) rejoint le premier bloc de la section qui la
+    suit, dans un même ``div.obs-garder`` : imprimé, un intertitre n'est jamais seul en bas de page.
+
+    Chromium n'applique pas ``break-after: avoid`` d'une cellule du notebook à la suivante ; un
+    bloc insécable qui les contient tous deux, si."""
+    page = BeautifulSoup(corps, "html.parser")
+    for texte in page.select("div.text_cell"):
+        suivante = texte.find_next_sibling("div")
+        if suivante is None or "code_cell" not in (suivante.get("class") or []):
+            continue
+        zone = suivante.select_one("div.output_subarea")
+        elements = [e for e in zone.children if getattr(e, "name", None)] if zone else []
+        # Les paragraphes de tête (phrase de la section) et le premier bloc qui les suit.
+        rang = next((i for i, e in enumerate(elements) if e.name != "p"), len(elements) - 1)
+        gardes = elements[: rang + 1]
+        if not gardes:
+            continue
+        bloc = page.new_tag("div", attrs={"class": "obs-garder obs-intertitre"})
+        gardes[0].insert_before(bloc)
+        bloc.append(texte.extract())
+        for element in gardes:
+            bloc.append(element.extract())
+    return str(page)
+
+
 def exporter_html(
     notebook: str | Path,
     chemin_html: str | Path,
@@ -163,7 +190,7 @@ def exporter_html(
     exportateur.exclude_input_prompt = True
     exportateur.exclude_output_prompt = True
     corps, _ = exportateur.from_notebook_node(carnet)
-    corps = _STYLE_DES_SECTIONS.sub("", corps)
+    corps = _titres_avec_leur_suite(_STYLE_DES_SECTIONS.sub("", corps))
     titre = re.search(r"<h1[^>]*>(.*?)</h1>", corps, re.S)
     texte_titre = html.unescape(re.sub(r"<[^>]+>", "", titre[1]).strip()) if titre else "Rapport"
     chemin = Path(chemin_html)

@@ -208,14 +208,14 @@ def _afficheur(progression: bool):
 def _racine_sortie(parametres: Parametres) -> Path:
     sortie = Path(parametres.sortie)
     racine = sortie.expanduser().resolve()
-    if racine == Path(racine.anchor) or racine.is_file():
-        raise ErreurParametre(
-            f"Dossier de sortie refusé : {sortie} (donnez un dossier, par exemple reports)."
-        )
     annees = (parametres.annee, parametres.annee - 1)
     referentiel = parametres.chemin_referentiel or dossier_referentiel_par_defaut()
     entrees = entrees_des_donnees(parametres.chemin_donnees, annees, referentiel=referentiel)
     verifier_sorties([("le dossier de sortie (--sortie)", racine)], entrees)
+    if racine == Path(racine.anchor) or racine.is_file():
+        raise ErreurParametre(
+            f"Dossier de sortie refusé : {sortie} (donnez un dossier, par exemple reports)."
+        )
     try:
         racine.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=racine, prefix=".sonde-"):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 from nbconvert import HTMLExporter
 from traitlets.config import Config
 
@@ -138,7 +138,7 @@ def _titres_avec_leur_suite(corps: str) -> str:
         if suivante is None or "code_cell" not in (suivante.get("class") or []):
             continue
         zone = suivante.select_one("div.output_subarea")
-        elements = [e for e in zone.children if getattr(e, "name", None)] if zone else []
+        elements = [e for e in zone.children if isinstance(e, Tag)] if zone else []
         # Les paragraphes de tête (phrase de la section) et le premier bloc qui les suit.
         rang = next((i for i, e in enumerate(elements) if e.name != "p"), len(elements) - 1)
         gardes = elements[: rang + 1]

@@ -18,9 +18,11 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from observatoire.commun.fichiers import marquer_dossier
+from observatoire.publication.exports import normaliser_notebook
 
 from .conftest import DEMO, RACINE, copier_demo_piegee, lisible
 
@@ -56,7 +58,9 @@ def deux_lots(lot, tmp_path_factory):
 def test_memes_entrees_memes_octets(deux_lots):
     (un, deux), _ = deux_lots
     differents = []
-    for nom in ["index.html", "manifest.json", "rejets.csv"] + [
+    # Le PDF aussi : Chromium y inscrit l'heure d'impression, effacée après coup.
+    imprimes = [f"{t}/rapport.pdf" for t in TERRITOIRES if (un / t / "rapport.pdf").is_file()]
+    for nom in ["index.html", "manifest.json", "rejets.csv", *imprimes] + [
         f"{t}/{f}" for t in TERRITOIRES for f in STABLES
     ]:
         if (un / nom).read_bytes() != (deux / nom).read_bytes():
@@ -112,6 +116,41 @@ def test_notebook_publie_sans_adresse_memoire_ni_horodatage(deux_lots):
 
 
 @pytest.mark.lent
+def test_aucun_message_du_noyau_dans_les_rapports(deux_lots):
+    """Deux noyaux en parallèle se disputaient l'historique SQLite d'IPython : « database is
+    locked » s'imprimait dans la cellule en cours, donc dans un rapport sur deux lots."""
+    for dossier in deux_lots[0]:
+        for territoire in TERRITOIRES:
+            carnet = json.loads((dossier / territoire / "rapport.ipynb").read_text(encoding="utf-8"))
+            flux = [o for c in carnet["cells"] for o in c.get("outputs", []) if o["output_type"] == "stream"]
+            assert not flux, (territoire, flux)
+            page = (dossier / territoire / "rapport.html").read_text(encoding="utf-8")
+            assert "output_stream" not in page and "History" not in page
+        execution = json.loads((dossier / "execution.json").read_text(encoding="utf-8"))
+        assert execution["messages_ecartes"] == {}, execution["messages_ecartes"]
+
+
+def test_flux_retires_du_notebook_et_rendus(tmp_path):
+    """Une sortie de flux (avertissement, message du noyau) n'est pas publiée, mais elle est
+    rendue à l'appelant pour le journal, pas perdue."""
+    cellule = nbformat.v4.new_code_cell("1", execution_count=4)
+    cellule.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="database is locked\n"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "1"}, execution_count=4),
+        nbformat.v4.new_output("stream", name="stderr", text="UserWarning: attention"),
+    ]
+    chemin = tmp_path / "carnet.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# T"), cellule]), chemin)
+    ecartes = normaliser_notebook(chemin)
+    assert ecartes == [
+        "cellule 2 (stdout) : database is locked",
+        "cellule 2 (stderr) : UserWarning: attention",
+    ]
+    relu = nbformat.read(chemin, as_version=4)
+    assert [o["output_type"] for o in relu.cells[1].outputs] == ["execute_result"]
+
+
+@pytest.mark.lent
 def test_pdf_a4_avec_chiffres_et_carte(deux_lots):
     if not shutil.which("pdftotext") or not (deux_lots[0][0] / "95" / "rapport.pdf").exists():
         pytest.skip("pdftotext (poppler-utils) ou Chromium absent : PDF non vérifiable ici")
@@ -140,6 +179,8 @@ def test_pdf_a4_avec_chiffres_et_carte(deux_lots):
     index = (un / "index.html").read_text(encoding="utf-8")
     assert 'href="95/rapport.pdf"' in index
     assert b"file://" not in pdf.read_bytes()
+    assert "CreationDate" not in infos and b"/ModDate" not in pdf.read_bytes(), "aucune heure"
+    assert subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stderr == ""
 
 
 @pytest.mark.lent

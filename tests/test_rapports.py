@@ -303,7 +303,7 @@ def test_carte_trop_lourde_remplacee_par_la_statique_et_un_lien(tmp_path, monkey
     monkeypatch.setattr(module, "TAILLE_MAX_CARTE_INTEGREE", 1_000)
     section = str(module.preparer_rapport("92", donnees=DEMO, sortie=tmp_path).carte())
     assert "<iframe" not in section and "srcdoc" not in section
-    assert 'class="obs-carte-statique obs-visible"' in section
+    assert re.search(r'class="obs-carte-statique[^"]*\bobs-visible"', section)
     assert '<a href="carte.html">Ouvrir la carte interactive seule</a>' in section
     assert (tmp_path / "carte.html").stat().st_size > 1_000
     monkeypatch.setattr(module, "TAILLE_MAX_CARTE_INTEGREE", 10_000_000)

@@ -286,29 +286,27 @@ class Rapport:
         )
         titre = f"Carte de l'activité {self.annee} — {self.nom_territoire}"
         statique = ""
+        liee = False
         if self.sortie is None:
             page = html_carte(carte, titre)
         else:
             page = ecrire_carte(carte, self.sortie / "carte.html", titre)
+            # Au-delà d'un mégaoctet (une synthèse nationale), le rapport publié ne contient pas la
+            # carte interactive : il montre la carte statique et renvoie à carte.html, posé à côté ;
+            # il reste sous 2 Mo et lisible seul (envoyé par courriel).
+            liee = len(page.encode("utf-8")) > TAILLE_MAX_CARTE_INTEGREE
             figure = carte_statique(
                 self.situee, self.referentiel, self.territoire, titre=titre, annee=self.annee
             )
+            # Une carte haute (la synthèse de 78, 92, 95) a droit à plus de hauteur imprimée.
+            classes = ["obs-carte-statique", *(["obs-portrait"] if _portrait(figure) else [])]
             statique = figure_html(
                 figure,
                 f"{titre} : participations pour 10 000 habitants par commune d'origine, cercles proportionnels "
                 "aux participations, périmètres des QPV 2024 et lieux des séances.",
                 self.sortie / "figures" / "carte.png",
                 palette=True,
-                # Une carte haute (la synthèse de 78, 92, 95) a droit à plus de hauteur imprimée.
-                classe="obs-carte-statique" + (" obs-portrait" if _portrait(figure) else ""),
-            )
-        # Au-delà d'un mégaoctet (une synthèse nationale), le rapport publié ne contient pas la carte
-        # interactive : il montre la carte statique et renvoie à carte.html, posé à côté ; il reste
-        # sous 2 Mo et lisible seul (envoyé par courriel).
-        liee = self.sortie is not None and len(page.encode("utf-8")) > TAILLE_MAX_CARTE_INTEGREE
-        if liee:
-            statique = statique.replace(
-                'class="obs-carte-statique"', 'class="obs-carte-statique obs-visible"', 1
+                classe=" ".join([*classes, *(["obs-visible"] if liee else [])]),
             )
         return Section(
             rendre(

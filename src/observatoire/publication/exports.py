@@ -89,8 +89,12 @@ class Exporteur:
     indisponible: Callable[[], str | None] = lambda: None
 
 
-def normaliser_notebook(chemin: str | Path, remplacements: dict[str, str] | None = None) -> Path:
+def normaliser_notebook(chemin: str | Path, remplacements: dict[str, str] | None = None) -> list[str]:
     """Rend un notebook exécuté reproductible et publiable, en place.
+
+    Les sorties de flux (``stdout``, ``stderr`` : avertissements d'une bibliothèque, messages du
+    noyau) ne sont pas le rapport, dont chaque section est un affichage : elles sont retirées du
+    notebook publié et rendues à l'appelant, qui les écrit dans le journal d'exécution.
 
     Parameters
     ----------
@@ -101,10 +105,11 @@ def normaliser_notebook(chemin: str | Path, remplacements: dict[str, str] | None
 
     Returns
     -------
-    Path
-        Le même chemin.
+    list of str
+        Les sorties de flux retirées, chacune « cellule N (stdout) : texte ».
     """
     carnet = nbformat.read(str(chemin), as_version=4)
+    ecartees: list[str] = []
     carnet.metadata.pop("papermill", None)
     executees = 0
     for rang, cellule in enumerate(carnet.cells, start=1):
@@ -118,12 +123,21 @@ def normaliser_notebook(chemin: str | Path, remplacements: dict[str, str] | None
                     sortie["execution_count"] = executees
         cellule.metadata.pop("papermill", None)
         cellule.metadata.pop("execution", None)
+        if cellule.get("cell_type") == "code":
+            ecartees += _flux_ecartes(cellule, rang)
         for ancien, nouveau in (remplacements or {}).items():
             cellule["source"] = cellule["source"].replace(ancien, nouveau)
         for sortie in cellule.get("outputs", []):
             sortie.get("metadata", {}).pop("papermill", None)
     nbformat.write(carnet, str(chemin))
-    return Path(chemin)
+    return ecartees
+
+
+def _flux_ecartes(cellule, rang: int) -> list[str]:
+    """Retire d'une cellule ses sorties de flux ; les rend en texte."""
+    flux = [o for o in cellule.get("outputs", []) if o.get("output_type") == "stream"]
+    cellule["outputs"] = [o for o in cellule.get("outputs", []) if o.get("output_type") != "stream"]
+    return [f"cellule {rang} ({o.get('name', 'flux')}) : {str(o.get('text', '')).strip()}" for o in flux]
 
 
 def _titres_avec_leur_suite(corps: str) -> str:
@@ -175,13 +189,6 @@ def exporter_html(
         Liens de tête (index de l'année, fiches).
     """
     carnet = nbformat.read(str(notebook), as_version=4)
-    for cellule in carnet.cells:
-        if cellule.get("cell_type") == "code":
-            cellule["outputs"] = [
-                o
-                for o in cellule.get("outputs", [])
-                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
-            ]
     configuration = Config()
     configuration.TagRemovePreprocessor.enabled = True
     configuration.TagRemovePreprocessor.remove_cell_tags = {ETIQUETTE_MASQUEE}
@@ -269,7 +276,25 @@ def exporter_pdf(chemin_html: str | Path, chemin_pdf: str | Path) -> Path:
             imprimee.unlink(missing_ok=True)
     if resultat.returncode != 0 or not chemin_pdf.is_file() or chemin_pdf.stat().st_size == 0:
         raise RuntimeError(f"Chromium n'a pas produit le PDF : {resultat.stderr.strip()[-300:]}")
+    _sans_horodatage(chemin_pdf)
     return chemin_pdf
+
+
+# Les dates que Chromium inscrit dans le dictionnaire d'informations du PDF (l'heure de
+# l'impression) : seule différence entre deux PDF des mêmes entrées.
+_DATES_PDF = re.compile(rb"/(?:CreationDate|ModDate) ?\(D:[0-9+\-Z']{4,30}\)")
+
+
+def _sans_horodatage(chemin_pdf: Path) -> None:
+    """Efface les dates d'impression du PDF : même entrées, mêmes octets.
+
+    Chaque entrée est remplacée par autant d'espaces (blanc permis entre deux entrées d'un
+    dictionnaire) : les positions de la table des références croisées restent justes.
+    """
+    contenu = chemin_pdf.read_bytes()
+    nettoye = _DATES_PDF.sub(lambda m: b" " * len(m[0]), contenu)
+    if nettoye != contenu:
+        chemin_pdf.write_bytes(nettoye)
 
 
 EXPORTEURS: dict[str, Exporteur] = {

@@ -134,6 +134,8 @@ def produire_rapports(
                     {"territoire": "fiches", "cellule": None, "erreur": f"{type(erreur).__name__}: {erreur}"}
                 )
             produits = {t: r["formats"] for t, r in resultats.items()}
+            messages = {t: r["messages"] for t, r in resultats.items() if r.get("messages")}
+            _dire_messages(messages, afficher)
             if echecs:
                 _dire_echecs(echecs, dossier_annee)
                 return _bilan(dossier_annee, False, [], echecs, durees, produits)
@@ -145,6 +147,7 @@ def produire_rapports(
                     "produit_le": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
                     "durees_s": {**durees, "total": round(time.perf_counter() - debut, 2)},
                     "formats": produits,
+                    "messages_ecartes": messages,
                 },
             )
             appliquer_droits(publication)
@@ -157,6 +160,16 @@ def produire_rapports(
         f"({format_duree(time.perf_counter() - debut)})."
     )
     return _bilan(dossier_annee, True, territoires, [], durees, produits)
+
+
+def _dire_messages(messages: dict[str, list[str]], afficher) -> None:
+    """Les sorties de flux retirées des rapports : comptées ici, écrites dans ``execution.json``."""
+    for territoire, textes in messages.items():
+        afficher(
+            f"{territoire} : {nombre_de(len(textes), 'message')} du noyau "
+            f"{'retiré' if len(textes) == 1 else 'retirés'} du rapport publié "
+            f"(écrits dans execution.json) : {textes[0][:200]}"
+        )
 
 
 def _bilan(dossier, publie, reussis, echecs, durees, produits) -> dict:
@@ -335,10 +348,17 @@ def _executer_territoire(
     dossier = publication / territoire
     dossier.mkdir()
     valeurs = _valeurs_du_notebook(territoire, parametres, dossier, chemin_ensemble)
-    etat: dict[str, Any] = {"debut": debut, "dossier": dossier, "duree": 0.0, "echec": None, "formats": {}}
+    etat: dict[str, Any] = {
+        "debut": debut,
+        "dossier": dossier,
+        "duree": 0.0,
+        "echec": None,
+        "formats": {},
+        "messages": [],
+    }
     try:
         executer_notebook(territoire, dossier / "rapport.ipynb", valeurs, noyaux.du_fil())
-        normaliser_notebook(dossier / "rapport.ipynb", _remplacements(valeurs, parametres))
+        etat["messages"] = normaliser_notebook(dossier / "rapport.ipynb", _remplacements(valeurs, parametres))
     except papermill.PapermillExecutionError as erreur:
         etat["echec"] = {
             "cellule": erreur.exec_count,
@@ -354,7 +374,7 @@ def _exporter_territoire(territoire, ensemble: Ensemble, etat: dict, formats) ->
     """Les documents d'un territoire depuis son notebook exécuté : page HTML, puis chaque format
     du registre (un format qui échoue est dit, le rapport HTML reste publié)."""
     dossier = etat["dossier"]
-    resultat: dict[str, Any] = {"duree": 0.0, "echec": None, "formats": {}}
+    resultat: dict[str, Any] = {"duree": 0.0, "echec": None, "formats": {}, "messages": etat["messages"]}
     try:
         contexte = Contexte(dossier, _entete(ensemble, territoire), _navigation())
         exporter_html(

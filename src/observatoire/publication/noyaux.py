@@ -27,7 +27,9 @@ NOM_NOYAU = "observatoire"
 NOTEBOOKS = {SYNTHESE: "synthese.ipynb", "departement": "rapport_departement.ipynb"}
 # CRITICAL : un noyau arrêté sous charge journalise « KeyboardInterrupt caught in kernel » en
 # ERROR, sans rapport avec le notebook ; les erreurs de cellule, elles, remontent par papermill.
-ARGUMENTS_NOYAU = ["--IPKernelApp.log_level=CRITICAL"]
+# Sans historique : deux noyaux qui écrivent la même base SQLite d'IPython se la disputent
+# (« database is locked », imprimé dans la cellule en cours, donc dans le rapport).
+ARGUMENTS_NOYAU = ["--IPKernelApp.log_level=CRITICAL", "--HistoryManager.enabled=False"]
 PRECHARGEMENT = "import observatoire.rapport, observatoire.fiches"
 
 

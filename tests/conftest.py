@@ -147,3 +147,17 @@ def versions_du_verrou() -> dict[str, str]:
     lignes = (RACINE / "constraints.txt").read_text(encoding="utf-8").splitlines()
     paires = (ligne.split("==") for ligne in lignes if ligne and not ligne.startswith("#"))
     return {nom_canonique(nom): version for nom, version in paires}
+
+
+# Les fichiers les plus longs d'abord : pytest-xdist (--dist loadfile) distribue les fichiers dans
+# l'ordre de la collecte ; le README (un lot après l'autre, 3 minutes) parti le dernier laissait
+# un processus finir seul. L'ordre des tests dans un fichier ne change pas.
+PREMIERS = ("test_readme.py", "test_installation.py", "test_publication.py", "test_rapports.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rang(item) -> int:
+        nom = item.path.name
+        return PREMIERS.index(nom) if nom in PREMIERS else len(PREMIERS)
+
+    items.sort(key=rang)

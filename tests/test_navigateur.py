@@ -159,3 +159,41 @@ def test_accessibilite_axe_core(navigateur, lot, page):
         if v["impact"] in ("serious", "critical")
     ]
     assert not graves, "\n".join(graves)
+
+
+DEBORDEMENTS = """
+const largeur = document.documentElement.clientWidth;
+const defile = [...document.querySelectorAll('.obs-tableau')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.querySelector('caption, table')?.textContent.slice(0, 60));
+return {page: document.documentElement.scrollWidth - largeur, tableaux: defile};
+"""
+
+CHEVAUCHEMENT = """
+const a = document.querySelector('.legende-carte').getBoundingClientRect();
+const b = document.querySelector('.leaflet-control-zoom').getBoundingClientRect();
+const c = document.querySelector('.obs-carte-navigation')?.getBoundingClientRect();
+const croise = (p, q) => p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom;
+return {zoom: croise(a, b), titre_sous_bandeau: c ? croise(document.querySelector('.carte-titre span').getBoundingClientRect(), c) : false};
+"""
+
+
+@pytest.mark.parametrize("largeur", [1400, 360])
+def test_pages_sans_debordement(navigateur, lot, largeur):
+    """À 1 400 px, aucun tableau de l'index ni du rapport ne défile ; à 360 px (téléphone),
+    aucune page n'est plus large que l'écran (un tableau large défile dans son cadre). Sur la
+    carte seule, la légende ouverte ne couvre pas le zoom, le bandeau ne couvre pas le titre."""
+    dossier = lot[0]["dossier"]
+    navigateur.set_window_size(largeur, 900)
+    try:
+        for page in ("index.html", "95/rapport.html", "fiches/index.html", "fiches/QN09501M.html"):
+            navigateur.get((dossier / page).as_uri())
+            etat = navigateur.execute_script(DEBORDEMENTS)
+            assert etat["page"] <= 0, (page, largeur, etat)
+            if largeur == 1400 and page in ("index.html", "95/rapport.html"):
+                assert not etat["tableaux"], (page, etat["tableaux"])
+        navigateur.get((dossier / "95" / "carte.html").as_uri())
+        _attendre_carte(navigateur)
+        etat = navigateur.execute_script(CHEVAUCHEMENT)
+        assert etat == {"zoom": False, "titre_sous_bandeau": False}, (largeur, etat)
+    finally:
+        navigateur.set_window_size(1280, 900)

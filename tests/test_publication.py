@@ -198,11 +198,17 @@ def test_deuxieme_lot_arrete_par_le_verrou(tmp_path):
     assert "Un autre lot écrit déjà dans ce dossier de sortie" in resultat.stderr
     assert "Traceback" not in resultat.stderr
     assert not (sortie / "2023").exists()
-    # Un verrou périmé (processus disparu) est repris.
+    # Un verrou périmé (processus disparu) est repris, puis rendu même si le lot échoue ensuite
+    # (ici sur ses données, lues après la prise du verrou). Un lot qui reprend le verrou d'un lot
+    # tué et va à son terme : test_kill_9_puis_relance.
     verrou.write_text(json.dumps({"pid": 2**22 + 12345, "hote": os.uname().nodename, "debut": "2026-01-01"}))
-    resultat = _lancer("--donnees", DEMO, "--sortie", sortie, "--departements", "95", "--sans-pdf")
-    assert resultat.returncode == 0, resultat.stderr[-2000:]
-    assert not verrou.exists()
+    donnees = tmp_path / "donnees"
+    shutil.copytree(DEMO / "2023", donnees / "2023")
+    (donnees / "2023" / "seances.csv").write_text("id_seance;id_action\n", encoding="utf-8")
+    resultat = _lancer("--donnees", donnees, "--sortie", sortie, "--departements", "95", "--sans-pdf")
+    assert resultat.returncode == 1, resultat.stderr[-2000:]
+    assert "Un autre lot" not in resultat.stderr and "seances.csv" in resultat.stderr
+    assert not verrou.exists() and not (sortie / "2023").exists()
 
 
 @pytest.mark.lent

@@ -45,6 +45,12 @@ from .referentiel.quartiers import SOURCE_QUARTIERS
 __all__ = ["SECTIONS_DEPARTEMENT", "SECTIONS_SYNTHESE", "Rapport", "preparer_rapport"]
 
 TAILLE_MAX_CARTE_INTEGREE = 1_000_000  # octets : au-delà, le rapport du lot renvoie à carte.html
+# La carte d'un territoire ouverte seule (reçue par courriel, ou lien « carte interactive seule »).
+NAVIGATION_CARTE = (
+    ("../index.html", "← Tous les rapports"),
+    ("rapport.html", "Le rapport"),
+    ("../fiches/index.html", "Les fiches des QPV"),
+)
 # L'ordre des sections des deux notebooks du lot (un test vérifie que chacun les appelle ainsi).
 SECTIONS_DEPARTEMENT = (
     "titre", "chiffres_cles", "carte", "couverture", "activite_detaillee", "demandes", "evolution", "methode",
@@ -290,7 +296,12 @@ class Rapport:
         if self.sortie is None:
             page = html_carte(carte, titre)
         else:
-            page = ecrire_carte(carte, self.sortie / "carte.html", titre)
+            page = ecrire_carte(
+                carte,
+                self.sortie / "carte.html",
+                titre,
+                navigation=NAVIGATION_CARTE if self.dans_un_lot else (),
+            )
             # Au-delà d'un mégaoctet (une synthèse nationale), le rapport publié ne contient pas la
             # carte interactive : il montre la carte statique et renvoie à carte.html, posé à côté ;
             # il reste sous 2 Mo et lisible seul (envoyé par courriel).

@@ -16,6 +16,7 @@ import html
 import json
 import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -641,7 +642,7 @@ class _EchelleMetrique(MacroElement):
 
 
 class _Cadrage(MacroElement):
-    """Cadre la carte sur le territoire en laissant libre la place de la légende ouverte (à droite,
+    """Cadre la carte sur le territoire en laissant libre la place de la légende ouverte (à gauche,
     sur un écran large) ; sur un téléphone, la légende démarre repliée."""
 
     _template = Template("""
@@ -650,7 +651,7 @@ class _Cadrage(MacroElement):
             var legende = document.getElementById("legende-carte");
             if (legende && window.innerWidth < 700) { legende.open = false; }
             var large = legende && legende.open ? legende.offsetWidth + 24 : 12;
-            carte.fitBounds({{ this.cadre }}, {paddingTopLeft: [12, 44], paddingBottomRight: [large, 24]});
+            carte.fitBounds({{ this.cadre }}, {paddingTopLeft: [large, 44], paddingBottomRight: [12, 24]});
         })({{ this._parent.get_name() }});
         {% endmacro %}
     """)
@@ -863,18 +864,54 @@ def _identifiants_stables(page: str) -> str:
 
 
 def ecrire_carte(
-    carte: folium.Map, chemin: str | Path, titre: str = "Carte de l'activité du centre de ressources"
+    carte: folium.Map,
+    chemin: str | Path,
+    titre: str = "Carte de l'activité du centre de ressources",
+    navigation: Sequence[tuple[str, str]] = (),
 ) -> str:
     """Écrit la carte autonome (``carte.html``) et renvoie son HTML.
 
     Deux cartes construites sur les mêmes données donnent les mêmes octets. Folium modifie la
     carte en la rendant : rendre une fois par carte (utiliser le HTML renvoyé).
+
+    Parameters
+    ----------
+    carte : folium.Map
+    chemin : str or Path
+    titre : str
+    navigation : sequence of (str, str)
+        Liens (adresse, libellé) posés en bandeau au-dessus de la carte écrite : ouverte seule
+        (reçue par courriel), elle mène à l'index de l'année et au rapport. Le HTML renvoyé, que
+        le rapport intègre dans son cadre, n'en a pas.
     """
     page = html_carte(carte, titre)
     chemin = Path(chemin)
     chemin.parent.mkdir(parents=True, exist_ok=True)
-    chemin.write_text(page, encoding="utf-8")
+    chemin.write_text(_avec_navigation(page, navigation) if navigation else page, encoding="utf-8")
     return page
+
+
+# Un bandeau d'une ligne (il défile sur un écran étroit) : la carte, son titre et sa légende
+# commencent dessous.
+_STYLE_NAVIGATION = (
+    "<style>.obs-carte-navigation{position:absolute;top:0;left:0;right:0;height:2.4rem;z-index:1001;"
+    "display:flex;gap:1.2rem;align-items:center;padding:0 .8rem;background:#fff;"
+    "border-bottom:1px solid #c8ccd2;font:14px/1.3 system-ui,sans-serif;overflow-x:auto;"
+    "white-space:nowrap}.obs-carte-navigation a{color:#0b4f8a}"
+    ".folium-map{top:2.4rem!important;height:calc(100% - 2.4rem)!important}"
+    ".carte-titre{top:calc(2.4rem + 8px)}.legende-carte{max-height:calc(100% - 2.4rem - 112px)}"
+    "@media (max-width:420px){.obs-carte-navigation{font-size:12.5px;gap:.8rem;padding:0 .6rem}}</style>"
+)
+
+
+def _avec_navigation(page: str, navigation: Sequence[tuple[str, str]]) -> str:
+    liens = "".join(
+        f'<a href="{html.escape(adresse)}">{html.escape(typographier(libelle))}</a>'
+        for adresse, libelle in navigation
+    )
+    bandeau = f'<nav class="obs-carte-navigation" aria-label="Navigation">{liens}</nav>'
+    page = page.replace("</head>", _STYLE_NAVIGATION + "</head>", 1)
+    return re.sub(r"(<body[^>]*>)", lambda m: m[1] + bandeau, page, count=1)
 
 
 def carte_statique(

@@ -117,8 +117,9 @@ def _feuille_famille(feuille, lignes: pd.DataFrame) -> None:
         _entete(feuille.cell(row=1, column=colonne, value=entete))
         feuille.column_dimensions[get_column_letter(colonne)].width = _LARGEURS[entete]
     for rang, ligne in enumerate(lignes.itertuples(index=False), start=2):
-        for colonne, valeur in enumerate((ligne.indicateur, ligne.modalite, ligne.libelle), 1):
-            cellule = feuille.cell(row=rang, column=colonne, value=str(valeur))
+        textes = (str(ligne.indicateur), str(ligne.modalite), typographier(str(ligne.libelle)))
+        for colonne, valeur in enumerate(textes, 1):
+            cellule = feuille.cell(row=rang, column=colonne, value=valeur)
             cellule.data_type = "s"  # un code reste un texte, un « = » initial n'est pas une formule
             cellule.number_format = "@"
         nombre = feuille.cell(row=rang, column=4)

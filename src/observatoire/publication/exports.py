@@ -276,23 +276,29 @@ def exporter_pdf(chemin_html: str | Path, chemin_pdf: str | Path) -> Path:
             imprimee.unlink(missing_ok=True)
     if resultat.returncode != 0 or not chemin_pdf.is_file() or chemin_pdf.stat().st_size == 0:
         raise RuntimeError(f"Chromium n'a pas produit le PDF : {resultat.stderr.strip()[-300:]}")
-    _sans_horodatage(chemin_pdf)
+    _imprime_reproductible(chemin_pdf)
     return chemin_pdf
 
 
-# Les dates que Chromium inscrit dans le dictionnaire d'informations du PDF (l'heure de
-# l'impression) : seule différence entre deux PDF des mêmes entrées.
+# Ce qui change d'une impression à l'autre des mêmes entrées : l'heure (dictionnaire
+# d'informations) et la numérotation des nœuds du DOM de Chromium, décalée d'un nœud ou deux
+# selon l'ordre où il les crée, qui nomme les éléments de la structure balisée (``/ID``).
 _DATES_PDF = re.compile(rb"/(?:CreationDate|ModDate) ?\(D:[0-9+\-Z']{4,30}\)")
+_NOEUDS_PDF = re.compile(rb"\(node(\d{8})\)")
 
 
-def _sans_horodatage(chemin_pdf: Path) -> None:
-    """Efface les dates d'impression du PDF : même entrées, mêmes octets.
+def _imprime_reproductible(chemin_pdf: Path) -> None:
+    """Rend le PDF de Chromium reproductible : mêmes entrées, mêmes octets.
 
-    Chaque entrée est remplacée par autant d'espaces (blanc permis entre deux entrées d'un
-    dictionnaire) : les positions de la table des références croisées restent justes.
+    Chaque date est remplacée par autant d'espaces (blanc permis entre deux entrées d'un
+    dictionnaire) ; les nœuds sont renumérotés 1, 2, 3… dans leur ordre, sur autant de
+    chiffres (l'arbre des noms reste trié). Aucune longueur ne change : la table des
+    références croisées reste juste.
     """
     contenu = chemin_pdf.read_bytes()
+    rangs = {n: r for r, n in enumerate(sorted(set(_NOEUDS_PDF.findall(contenu))), start=1)}
     nettoye = _DATES_PDF.sub(lambda m: b" " * len(m[0]), contenu)
+    nettoye = _NOEUDS_PDF.sub(lambda m: b"(node%08d)" % rangs[m[1]], nettoye)
     if nettoye != contenu:
         chemin_pdf.write_bytes(nettoye)
 
@@ -313,11 +319,11 @@ EXPORTEURS: dict[str, Exporteur] = {
         Exporteur(
             "xlsx",
             "indicateurs.xlsx",
-            "indicateurs (Excel)",
+            "Excel",
             requis=False,
             produire=lambda c: ecrire_classeur(c.dossier / "indicateurs.csv", c.dossier / "indicateurs.xlsx"),
         ),
-        Exporteur("csv", "indicateurs.csv", "indicateurs (CSV)", requis=True),
+        Exporteur("csv", "indicateurs.csv", "CSV", requis=True),
     )
 }
 

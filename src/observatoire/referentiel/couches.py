@@ -132,7 +132,7 @@ COUCHES: tuple[Couche, ...] = (
             "Compilation tierce de chiffres INSEE et CNAF, sans millésime déclaré : seule la population "
             "municipale de la métropole est vérifiée (recensement 2020) ; les autres millésimes sont supposés.",
             "Une case vide est le plus souvent un secret statistique, parfois une lacune de la compilation.",
-            "« logements_sociaux_pour_100_menages » divise un nombre de logements par un nombre de ménages : "
+            "La colonne « logements sociaux pour 100 ménages » divise un nombre de logements par un nombre de ménages : "
             "ce n'est pas une part de logements sociaux (il dépasse 100 dans 250 QPV).",
             "Les taux ne s'additionnent pas : une médiane de QPV n'est pas le taux de leur population.",
             "À remplacer par les fichiers de l'INSEE et de la CNAF dès qu'ils sont accessibles.",

@@ -42,6 +42,7 @@ def _fautes(texte: str) -> list[str]:
     horodatage ISO, nombre à point décimal."""
     regles = {
         "espace ordinaire avant une ponctuation haute": r"[ \u00a0][;:!?](?:\s|$)",
+        "ponctuation haute collée au mot": r"[\w)»][;:!?](?:\s|$)",
         "espace ordinaire après «": r"«[ \u00a0]",
         "espace ordinaire avant »": r"[ \u00a0]»",
         "apostrophe droite": r"[A-Za-zÀ-ÿ]'[A-Za-zÀ-ÿ]",
@@ -189,3 +190,32 @@ def test_classeur_rouvert_par_un_tableur(lot, tmp_path):
     assert total[3].value == int(
         source.set_index(["indicateur", "modalite"]).loc[("participations", "total"), "valeur"]
     )
+
+
+def _sous_commandes(parseur, chemin=()):
+    import argparse
+
+    yield chemin, parseur
+    for action in parseur._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for nom, sous in action.choices.items():
+                yield from _sous_commandes(sous, (*chemin, nom))
+
+
+def test_chaque_option_de_la_commande_a_son_aide(capsys):
+    """``observatoire … --help`` : chaque option et chaque argument disent ce qu'ils font, en
+    français typographié (« --annee ANNEE » seul ne dit ni le défaut ni le format)."""
+    from observatoire.cli import _parseur
+
+    sans_aide = []
+    for chemin, parseur in _sous_commandes(_parseur()):
+        for action in parseur._actions:
+            if action.help is None:
+                sans_aide.append(f"{' '.join(chemin)} {'/'.join(action.option_strings) or action.dest}")
+        with pytest.raises(SystemExit):
+            main([*chemin, "--help"])
+        aide = capsys.readouterr().out
+        assert "usage" in aide and "options" in aide, chemin
+        for ligne in aide.splitlines():
+            assert not _fautes(ligne), (chemin, ligne, _fautes(ligne))
+    assert not sans_aide, sans_aide

@@ -46,8 +46,9 @@ _TRADUCTIONS = {
     "expected at least one argument": "au moins une valeur attendue",
     "invalid %(type)s value: %(value)r": "valeur invalide pour %(type)s : %(value)r",
     "show this help message and exit": "afficher cette aide et quitter",
-    "options": "options",
-    "positional arguments": "arguments",
+    # argparse ajoute « : » au titre de section : l'espace fine vient du titre.
+    "options": "options\u202f",
+    "positional arguments": "arguments\u202f",
     "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
     "ambiguous option: %(option)s could match %(matches)s": "option ambiguë : %(option)s peut désigner %(matches)s",
     "not allowed with argument %s": "incompatible avec l'argument %s",
@@ -70,6 +71,12 @@ def dire(*morceaux: object, erreur: bool = False) -> None:
 class _Parseur(argparse.ArgumentParser):
     """Analyseur dont les erreurs sont en français (code 2)."""
 
+    def format_help(self) -> str:  # noqa: D102 - même contrat qu'argparse
+        return typographier(super().format_help())
+
+    def format_usage(self) -> str:  # noqa: D102 - même contrat qu'argparse
+        return typographier(super().format_usage())
+
     def error(self, message: str):  # noqa: D102 - même contrat qu'argparse
         self.print_usage(sys.stderr)
         self.exit(2, typographier(f"{self.prog} : erreur : {message}\nAide : {self.prog} --help") + "\n")
@@ -82,24 +89,34 @@ def _parseur() -> argparse.ArgumentParser:
         description="Observatoire de l'activité d'un centre de ressources politique de la ville.",
     )
     commandes = parseur.add_subparsers(
-        dest="commande", required=True, metavar="COMMANDE", parser_class=_Parseur
+        dest="commande",
+        required=True,
+        metavar="COMMANDE",
+        parser_class=_Parseur,
+        help="l'une des commandes suivantes (ses options : observatoire COMMANDE --help)",
     )
 
     referentiel = commandes.add_parser("referentiel", help="référentiel géographique (QPV, communes…)")
     actions = referentiel.add_subparsers(
-        dest="action", required=True, metavar="ACTION", parser_class=_Parseur
+        dest="action",
+        required=True,
+        metavar="ACTION",
+        parser_class=_Parseur,
+        help="l'une des actions suivantes (ses options : observatoire referentiel ACTION --help)",
     )
     installer = actions.add_parser("installer", help="installer depuis un dossier miroir")
-    installer.add_argument("--depuis", required=True, type=Path, help="dossier miroir")
+    installer.add_argument(
+        "--depuis", required=True, type=Path, help="dossier miroir (../shared/reference, ou sa copie)"
+    )
     installer.add_argument("--vers", type=Path, help="dossier d'installation (data/reference)")
     _options_territoire(installer)
     telecharger = actions.add_parser("telecharger", help="télécharger depuis les sources officielles")
-    telecharger.add_argument("--vers", type=Path)
+    telecharger.add_argument("--vers", type=Path, help="dossier d'installation (data/reference)")
     _options_territoire(telecharger, region=False)
     telecharger.add_argument("--url-datagouv", default=None, help=argparse.SUPPRESS)
     telecharger.add_argument("--url-geoapi", default=None, help=argparse.SUPPRESS)
     verifier = actions.add_parser("verifier", help="contrôler le référentiel installé")
-    verifier.add_argument("--dossier", type=Path)
+    verifier.add_argument("--dossier", type=Path, help="référentiel à contrôler (data/reference)")
 
     valider = commandes.add_parser("valider", help="valider les données d'activité d'une année")
     valider.add_argument(
@@ -123,7 +140,7 @@ def _parseur() -> argparse.ArgumentParser:
         "démonstration qui reproduit un rapport publié",
     )
     demo.add_argument("--sortie", type=Path, help="dossier (data/demo ou data/demo-TERRITOIRE)")
-    demo.add_argument("--referentiel", type=Path)
+    demo.add_argument("--referentiel", type=Path, help="dossier du référentiel installé (data/reference)")
 
     centre = commandes.add_parser("centre", help="créer la configuration d'un centre (observatoire.toml)")
     centre.add_argument("--donnees", type=Path, required=True, help="dossier de données du centre")
@@ -147,23 +164,59 @@ def _parseur() -> argparse.ArgumentParser:
     geocoder.add_argument("--referentiel", type=Path, help="dossier du référentiel installé")
 
     fiches = commandes.add_parser("fiches", help="une page HTML par quartier prioritaire (fiche QPV)")
-    fiches.add_argument("--annee", default=ANNEE_PAR_DEFAUT)
-    fiches.add_argument("--departements", nargs="+", help="par défaut, tout le territoire du centre")
-    fiches.add_argument("--donnees", type=Path, default=Path(DONNEES_PAR_DEFAUT))
-    fiches.add_argument("--sortie", type=Path, default=Path(SORTIE_PAR_DEFAUT) / "fiches")
-    fiches.add_argument("--referentiel", type=Path)
+    fiches.add_argument(
+        "--annee", default=ANNEE_PAR_DEFAUT, help=f"année de l'activité (par défaut {ANNEE_PAR_DEFAUT})"
+    )
+    fiches.add_argument(
+        "--departements", nargs="+", help="codes INSEE (78 92 95) ; par défaut, tout le territoire du centre"
+    )
+    fiches.add_argument(
+        "--donnees",
+        type=Path,
+        default=Path(DONNEES_PAR_DEFAUT),
+        help=f"dossier de données du centre : dossiers d'année, observatoire.toml (par défaut {DONNEES_PAR_DEFAUT})",
+    )
+    fiches.add_argument(
+        "--sortie",
+        type=Path,
+        default=Path(SORTIE_PAR_DEFAUT) / "fiches",
+        help=f"dossier des fiches (par défaut {SORTIE_PAR_DEFAUT}/fiches)",
+    )
+    fiches.add_argument("--referentiel", type=Path, help="dossier du référentiel installé (data/reference)")
     fiches.add_argument(
         "--distance", default=DISTANCE_PROXIMITE_M, help="distance de proximité (m, 0 à 5 000)"
     )
 
     rapports = commandes.add_parser("rapports", help="produire et publier les rapports d'une année")
-    rapports.add_argument("--annee", default=ANNEE_PAR_DEFAUT)
-    rapports.add_argument("--departements", nargs="+", help="par défaut, tout le territoire du centre")
-    rapports.add_argument("--donnees", type=Path, default=Path(DONNEES_PAR_DEFAUT))
-    rapports.add_argument("--sortie", type=Path, default=Path(SORTIE_PAR_DEFAUT))
-    rapports.add_argument("--referentiel", type=Path)
-    rapports.add_argument("--jobs", default=JOBS_PAR_DEFAUT, help="territoires traités en parallèle")
-    rapports.add_argument("--tolerant", action="store_true")
+    rapports.add_argument(
+        "--annee", default=ANNEE_PAR_DEFAUT, help=f"année de l'activité (par défaut {ANNEE_PAR_DEFAUT})"
+    )
+    rapports.add_argument(
+        "--departements", nargs="+", help="codes INSEE (78 92 95) ; par défaut, tout le territoire du centre"
+    )
+    rapports.add_argument(
+        "--donnees",
+        type=Path,
+        default=Path(DONNEES_PAR_DEFAUT),
+        help=f"dossier de données du centre : dossiers d'année, observatoire.toml (par défaut {DONNEES_PAR_DEFAUT})",
+    )
+    rapports.add_argument(
+        "--sortie",
+        type=Path,
+        default=Path(SORTIE_PAR_DEFAUT),
+        help=f"dossier de publication : l'année y est écrite dans SORTIE/ANNEE (par défaut {SORTIE_PAR_DEFAUT})",
+    )
+    rapports.add_argument("--referentiel", type=Path, help="dossier du référentiel installé (data/reference)")
+    rapports.add_argument(
+        "--jobs",
+        default=JOBS_PAR_DEFAUT,
+        help=f"territoires traités en parallèle (par défaut {JOBS_PAR_DEFAUT})",
+    )
+    rapports.add_argument(
+        "--tolerant",
+        action="store_true",
+        help="écarter les lignes en erreur (comptées, écrites dans rejets.csv) au lieu de s'arrêter",
+    )
     rapports.add_argument(
         "--distance", default=DISTANCE_PROXIMITE_M, help="distance de proximité (m, 0 à 5 000)"
     )

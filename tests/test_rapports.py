@@ -21,7 +21,8 @@ from observatoire import (
     situer_activite,
 )
 from observatoire.cli import main
-from observatoire.presentation.cartes import carte_activite, html_carte
+from observatoire.presentation.cartes import carte_activite, ecrire_carte, html_carte
+from observatoire.rapport import NAVIGATION_CARTE
 
 from .conftest import CHARGE, DEMO, RACINE, leve, lisible, nom_canonique, versions_du_verrou
 
@@ -121,14 +122,24 @@ def test_charge_xss_echappee_dans_la_carte(lot):
 
 
 @pytest.mark.lent
-def test_carte_reproductible_octet_pour_octet(lot, referentiel):
+def test_carte_reproductible_octet_pour_octet(lot, referentiel, tmp_path):
+    """Deux cartes des mêmes données, les mêmes octets ; celle du lot aussi, bandeau de
+    navigation compris (le HTML rendu, intégré au rapport, n'en a pas)."""
     bilan, donnees = lot
     activite = lire_activite(donnees / "2023", annee=2023, referentiel=referentiel)
     situee = situer_activite(activite, referentiel)
     titre = "Carte de l'activité 2023 — Val-d'Oise (95)"
     page = html_carte(carte_activite(situee, referentiel, "95", "../fiches/", 2023), titre)
-    assert page == html_carte(carte_activite(situee, referentiel, "95", "../fiches/", 2023), titre)
-    assert page.encode("utf-8") == (bilan["dossier"] / "95" / "carte.html").read_bytes()
+    ecrite = ecrire_carte(
+        carte_activite(situee, referentiel, "95", "../fiches/", 2023),
+        tmp_path / "carte.html",
+        titre,
+        navigation=NAVIGATION_CARTE,
+    )
+    assert page == ecrite and "obs-carte-navigation" not in page
+    publiee = (bilan["dossier"] / "95" / "carte.html").read_bytes()
+    assert publiee == (tmp_path / "carte.html").read_bytes()
+    assert b'<nav class="obs-carte-navigation"' in publiee and b'href="../index.html"' in publiee
 
 
 @pytest.mark.lent

@@ -13,8 +13,10 @@ VERROU := constraints.txt
 # notebook (ses cellules, dans l'ordre), reste dans un processus ; le lot partagé par plusieurs
 # fichiers est produit une fois (tests/conftest.py). JOBS_TESTS=0 : un seul processus.
 # (--dist loadgroup ne groupe plus rien avec pytest 9.2 : xdist 3.8 réécrit item._nodeid, que
-# pytest n'utilise plus.)
-JOBS_TESTS ?= 2
+# pytest n'utilise plus.) Trois processus pour deux cœurs : la suite attend souvent (pip, Chromium,
+# JupyterLab, LibreOffice, noyaux qui démarrent) ; le troisième occupe ces attentes (7 min 40 s
+# contre 8 min 36 s à deux, mesurés coup sur coup sur la même machine).
+JOBS_TESTS ?= 3
 PYTEST := $(BIN)/python -m pytest --nbval-lax --nbval-kernel-name $(NOYAU) \
 	$(if $(filter-out 0,$(JOBS_TESTS)),-n $(JOBS_TESTS) --dist loadfile)
 

@@ -225,9 +225,9 @@ def seances_du_qpv(situee: ActiviteSituee, code_qp: str) -> pd.DataFrame:
     """
     paires = situee.paires_qpv[situee.paires_qpv["code_qp"] == code_qp]
     colonnes = ["id_seance", "date", "intitule", "nom_com", "lieu", "participants"]
-    seances = pd.DataFrame(situee.seances[colonnes]).merge(
-        paires[["id_seance", "distance_qpv_m"]], on="id_seance"
-    )
+    # Les seules séances du QPV avant la jointure : une fiche par QPV, 20 000 séances en France.
+    retenues = situee.seances.loc[situee.seances["id_seance"].isin(paires["id_seance"]), colonnes]
+    seances = pd.DataFrame(retenues).merge(paires[["id_seance", "distance_qpv_m"]], on="id_seance")
     seances["situation"] = np.where(seances["distance_qpv_m"] == 0, "dans le QPV", "à proximité")
     seances["distance_qpv_m"] = seances["distance_qpv_m"].round(0).astype("int64")
     return seances.sort_values(["distance_qpv_m", "date"], kind="stable").reset_index(drop=True)

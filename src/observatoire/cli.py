@@ -164,49 +164,18 @@ def _parseur() -> argparse.ArgumentParser:
     geocoder.add_argument("--referentiel", type=Path, help="dossier du référentiel installé")
 
     fiches = commandes.add_parser("fiches", help="une page HTML par quartier prioritaire (fiche QPV)")
-    fiches.add_argument(
-        "--annee", default=ANNEE_PAR_DEFAUT, help=f"année de l'activité (par défaut {ANNEE_PAR_DEFAUT})"
-    )
-    fiches.add_argument(
-        "--departements", nargs="+", help="codes INSEE (78 92 95) ; par défaut, tout le territoire du centre"
-    )
-    fiches.add_argument(
-        "--donnees",
-        type=Path,
-        default=Path(DONNEES_PAR_DEFAUT),
-        help=f"dossier de données du centre : dossiers d'année, observatoire.toml (par défaut {DONNEES_PAR_DEFAUT})",
-    )
-    fiches.add_argument(
-        "--sortie",
-        type=Path,
-        default=Path(SORTIE_PAR_DEFAUT) / "fiches",
-        help=f"dossier des fiches (par défaut {SORTIE_PAR_DEFAUT}/fiches)",
-    )
-    fiches.add_argument("--referentiel", type=Path, help="dossier du référentiel installé (data/reference)")
-    fiches.add_argument(
-        "--distance", default=DISTANCE_PROXIMITE_M, help="distance de proximité (m, 0 à 5 000)"
+    _options_de_l_annee(
+        fiches,
+        Path(SORTIE_PAR_DEFAUT) / "fiches",
+        f"dossier des fiches (par défaut {SORTIE_PAR_DEFAUT}/fiches)",
     )
 
     rapports = commandes.add_parser("rapports", help="produire et publier les rapports d'une année")
-    rapports.add_argument(
-        "--annee", default=ANNEE_PAR_DEFAUT, help=f"année de l'activité (par défaut {ANNEE_PAR_DEFAUT})"
+    _options_de_l_annee(
+        rapports,
+        Path(SORTIE_PAR_DEFAUT),
+        f"dossier de publication : l'année y est écrite dans SORTIE/ANNEE (par défaut {SORTIE_PAR_DEFAUT})",
     )
-    rapports.add_argument(
-        "--departements", nargs="+", help="codes INSEE (78 92 95) ; par défaut, tout le territoire du centre"
-    )
-    rapports.add_argument(
-        "--donnees",
-        type=Path,
-        default=Path(DONNEES_PAR_DEFAUT),
-        help=f"dossier de données du centre : dossiers d'année, observatoire.toml (par défaut {DONNEES_PAR_DEFAUT})",
-    )
-    rapports.add_argument(
-        "--sortie",
-        type=Path,
-        default=Path(SORTIE_PAR_DEFAUT),
-        help=f"dossier de publication : l'année y est écrite dans SORTIE/ANNEE (par défaut {SORTIE_PAR_DEFAUT})",
-    )
-    rapports.add_argument("--referentiel", type=Path, help="dossier du référentiel installé (data/reference)")
     rapports.add_argument(
         "--jobs",
         default=JOBS_PAR_DEFAUT,
@@ -218,15 +187,33 @@ def _parseur() -> argparse.ArgumentParser:
         help="écarter les lignes en erreur (comptées, écrites dans rejets.csv) au lieu de s'arrêter",
     )
     rapports.add_argument(
-        "--distance", default=DISTANCE_PROXIMITE_M, help="distance de proximité (m, 0 à 5 000)"
-    )
-    rapports.add_argument(
         "--formats",
         nargs="+",
         help="formats à produire en plus de la page HTML, de la carte et du CSV : pdf, xlsx (par défaut, tous)",
     )
     rapports.add_argument("--sans-pdf", action="store_true", help="ne pas produire les PDF")
     return parseur
+
+
+def _options_de_l_annee(parseur: argparse.ArgumentParser, sortie: Path, aide_sortie: str) -> None:
+    """Les options communes à ``fiches`` et ``rapports`` : l'année, ses données, sa sortie."""
+    parseur.add_argument(
+        "--annee", default=ANNEE_PAR_DEFAUT, help=f"année de l'activité (par défaut {ANNEE_PAR_DEFAUT})"
+    )
+    parseur.add_argument(
+        "--departements", nargs="+", help="codes INSEE (78 92 95) ; par défaut, tout le territoire du centre"
+    )
+    parseur.add_argument(
+        "--donnees",
+        type=Path,
+        default=Path(DONNEES_PAR_DEFAUT),
+        help=f"dossier de données du centre : dossiers d'année, observatoire.toml (par défaut {DONNEES_PAR_DEFAUT})",
+    )
+    parseur.add_argument("--sortie", type=Path, default=sortie, help=aide_sortie)
+    parseur.add_argument("--referentiel", type=Path, help="dossier du référentiel installé (data/reference)")
+    parseur.add_argument(
+        "--distance", default=DISTANCE_PROXIMITE_M, help="distance de proximité (m, 0 à 5 000)"
+    )
 
 
 class _Arret(KeyboardInterrupt):

@@ -20,7 +20,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import RACINE
+from .conftest import RACINE, lisible
 
 pytestmark = [pytest.mark.navigateur, pytest.mark.lent]
 
@@ -203,3 +203,9 @@ def test_exploration_dans_jupyterlab(jupyterlab, navigateur, tmp_path):
     print(f"mise à jour après un filtre, vue dans le navigateur : {time.monotonic() - debut:.2f} s")
     assert apres != avant
     pilote.save_screenshot(str(tmp_path / "exploration_filtree.png"))
+    # La période se lit en entier (le curseur d'ipywidgets la coupait dans sa case).
+    periode = pilote.execute_script(
+        "return Array.from(document.querySelectorAll('.widget-html-content'))"
+        ".map(e => e.textContent).find(t => t.startsWith('de ') && t.includes(' à ')) || '';"
+    )
+    assert lisible(periode) == "de janvier 2023 à décembre 2023", periode

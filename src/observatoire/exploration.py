@@ -385,7 +385,10 @@ class Panneau:
                 index=(0, len(mois) - 1),
                 description="Période",
                 style={"description_width": "5em"},
-                layout=widgets.Layout(width="100%", max_width="44em"),
+                # La valeur lue par le curseur (« janvier 2023-décembre 2023 ») tient mal dans sa
+                # case, coupée dans JupyterLab : elle est écrite à côté, en entier.
+                readout=False,
+                layout=widgets.Layout(width="auto", flex="1 1 24em", max_width="36em"),
             ),
             "axe": widgets.SelectMultiple(
                 options=choix("axe", situee.seances), description="Axe", rows=4, layout=largeur
@@ -428,6 +431,7 @@ class Panneau:
             description="Tableau par",
             style={"description_width": "initial"},
         )
+        self._periode_lue = widgets.HTML(layout=widgets.Layout(flex="0 0 auto", margin="0 0 0 1em"))
         self._chiffres = widgets.HTML()
         self._carte = widgets.HTML(layout=widgets.Layout(width="100%"))
         self._graphique = widgets.HTML(layout=widgets.Layout(flex="1 1 28em", min_width="0"))
@@ -440,7 +444,7 @@ class Panneau:
                 widgets.HTML(
                     "<strong>Filtres</strong> (aucune sélection : tout ; Ctrl ou Maj pour en choisir plusieurs)"
                 ),
-                self.filtres["periode"],
+                widgets.Box([self.filtres["periode"], self._periode_lue], layout=ligne),
                 widgets.Box(
                     [self.filtres["axe"], self.filtres["thematique"], self.filtres["qpv"]], layout=ligne
                 ),
@@ -490,6 +494,10 @@ class Panneau:
     def mettre_a_jour(self) -> None:
         """Recalcule et redessine les quatre vues d'après les filtres."""
         rapport = self.rapport
+        debut, fin = self.filtres["periode"].value
+        self._periode_lue.value = typographier(
+            format_mois(debut) if debut == fin else f"de {format_mois(debut)} à {format_mois(fin)}"
+        )
         situee = self.activite_filtree()
         indicateurs = calculer_indicateurs(
             situee, rapport.referentiel, rapport.territoire, annee=rapport.annee

@@ -38,6 +38,21 @@ def test_le_readme_a_des_commandes():
 
 
 @pytest.fixture(scope="module")
+def rapports_deja_publies():
+    """Les commandes du README publient dans ``reports/`` : des années déjà publiées là (celles
+    d'un centre) sont mises de côté pendant le test, puis remises telles quelles."""
+    rapports, de_cote = RACINE / "reports", RACINE / ".reports-pendant-les-tests"
+    if de_cote.exists():
+        pytest.fail(f"{de_cote} existe (un test interrompu) : remettez-le à la place de reports/ d'abord.")
+    if rapports.exists():
+        rapports.rename(de_cote)
+    yield
+    if de_cote.exists():
+        shutil.rmtree(rapports, ignore_errors=True)
+        de_cote.rename(rapports)
+
+
+@pytest.fixture(scope="module")
 def donnees_du_centre():
     """``data/centre`` du README : ici, une copie de la démonstration (effacée ensuite), et un
     géocodeur BAN sur la boucle locale (``OBSERVATOIRE_URL_BAN``) : jamais le vrai service."""
@@ -56,7 +71,7 @@ def donnees_du_centre():
 
 @pytest.mark.lent
 @pytest.mark.parametrize("commande", [c for c in _commandes() if c not in NON_LANCEES])
-def test_commande_du_readme(commande, donnees_du_centre):
+def test_commande_du_readme(commande, donnees_du_centre, rapports_deja_publies):
     environnement = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
     environnement["OBSERVATOIRE_URL_BAN"] = donnees_du_centre[1]
     resultat = subprocess.run(

@@ -12,7 +12,7 @@ toutes les pages d'un lot.
 
 from __future__ import annotations
 
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from markupsafe import Markup
-from pyproj import Transformer
 
 from .activite.vocabulaires import libelle
 from .commun.erreurs import ErreurParametre
@@ -33,7 +32,7 @@ from .presentation.carte_quartier import page_carte_quartier
 from .presentation.gabarits import Section, macro, paragraphe, rendre, rendre_page
 from .presentation.leaflet import fichiers_leaflet
 from .presentation.tableaux import lien, tableau_html
-from .referentiel.projection import echelle_lambert93
+from .referentiel.projection import echelle_lambert93, emprise_en_degres
 from .referentiel.quartiers import INDICATEURS_QUARTIER, NON_DIFFUSE, SOURCE_QUARTIERS, IndicateurQuartier
 
 __all__ = ["SECTIONS_FICHE", "FicheQPV", "ecrire_fiches", "preparer_fiche"]
@@ -385,7 +384,7 @@ class FicheQPV:
                 shapely.box(xmin, ymin, xmax, ymax).buffer(marge + 2_000 * self._echelle, join_style="mitre")
             )
         )
-        cadre = _emprise_wgs84(xmin - marge, ymin - marge, xmax + marge, ymax + marge)
+        cadre = emprise_en_degres(xmin - marge, ymin - marge, xmax + marge, ymax + marge)
         lieux = self._lieux_alentour(forme, rayon)
         return page_carte_quartier(
             titre=f"Carte du quartier {self.qpv['lib_qp']} ({self.code})",
@@ -461,17 +460,6 @@ class FicheQPV:
         return (
             retenus.sort_values(["distance", "nom"], kind="stable").head(LIEUX_PROCHES).reset_index(drop=True)
         )
-
-
-@cache
-def _vers_wgs84() -> Transformer:
-    return Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)
-
-
-def _emprise_wgs84(xmin: float, ymin: float, xmax: float, ymax: float) -> tuple[float, float, float, float]:
-    """Emprise en degrés d'un rectangle Lambert-93 (ses quatre coins)."""
-    longitudes, latitudes = _vers_wgs84().transform([xmin, xmin, xmax, xmax], [ymin, ymax, ymin, ymax])
-    return (min(longitudes), min(latitudes), max(longitudes), max(latitudes))
 
 
 def _rang_ex_aequo(rang: int, ex_aequo: int) -> str:

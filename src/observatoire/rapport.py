@@ -36,7 +36,7 @@ from .indicateurs.couverture import couverture_adherents, couverture_communes_pv
 from .jointures import ActiviteSituee
 from .presentation.cartes import carte_activite, carte_statique, ecrire_carte, html_carte
 from .presentation.chiffres import chiffres_du_territoire, texte_chiffre_cle
-from .presentation.gabarits import Section, macro, paragraphe, rendre
+from .presentation.gabarits import NAVIGATION_TERRITOIRE, Section, macro, paragraphe, rendre
 from .presentation.graphiques import figure_html, graphique_barres
 from .presentation.tableaux import lien, tableau_html
 from .referentiel.chargement import Referentiel
@@ -46,11 +46,7 @@ __all__ = ["SECTIONS_DEPARTEMENT", "SECTIONS_SYNTHESE", "Rapport", "preparer_rap
 
 TAILLE_MAX_CARTE_INTEGREE = 1_000_000  # octets : au-delà, le rapport du lot renvoie à carte.html
 # La carte d'un territoire ouverte seule (reçue par courriel, ou lien « carte interactive seule »).
-NAVIGATION_CARTE = (
-    ("../index.html", "← Tous les rapports"),
-    ("rapport.html", "Le rapport"),
-    ("../fiches/index.html", "Les fiches des QPV"),
-)
+NAVIGATION_CARTE = (NAVIGATION_TERRITOIRE[0], ("rapport.html", "Le rapport"), NAVIGATION_TERRITOIRE[1])
 # L'ordre des sections des deux notebooks du lot (un test vérifie que chacun les appelle ainsi).
 SECTIONS_DEPARTEMENT = (
     "titre", "chiffres_cles", "carte", "couverture", "activite_detaillee", "demandes", "evolution", "methode",

@@ -18,7 +18,22 @@ from markupsafe import Markup
 
 from ..commun.typographie import typographier, typographier_html
 
-__all__ = ["Section", "chaine_css", "feuille_de_style", "macro", "paragraphe", "rendre", "rendre_page"]
+__all__ = [
+    "NAVIGATION_TERRITOIRE",
+    "Section",
+    "chaine_css",
+    "feuille_de_style",
+    "macro",
+    "paragraphe",
+    "rendre",
+    "rendre_page",
+]
+
+# Les liens de tête des pages d'un territoire (rapport, carte seule), vus de son dossier.
+NAVIGATION_TERRITOIRE = (
+    ("../index.html", "← Tous les rapports de l'année"),
+    ("../fiches/index.html", "Fiches des quartiers"),
+)
 
 
 @lru_cache(maxsize=1)

@@ -52,6 +52,7 @@ from ..commun.parametres import Parametres
 from ..commun.typographie import format_duree, nombre_de
 from ..ensemble import Ensemble
 from ..fiches import ecrire_fiches
+from ..presentation.gabarits import NAVIGATION_TERRITOIRE
 from ..referentiel.couches import dossier_referentiel_par_defaut
 from .exports import EXPORTEURS, Contexte, exporter_html, formats_demandes, normaliser_notebook
 from .index import ecrire_index
@@ -411,10 +412,7 @@ def _entete(ensemble: Ensemble, territoire: str) -> str:
 
 
 def _navigation() -> tuple[tuple[str, str], ...]:
-    return (
-        ("../index.html", "← Tous les rapports de l'année"),
-        ("../fiches/index.html", "Fiches des quartiers"),
-    )
+    return NAVIGATION_TERRITOIRE
 
 
 def _remplacements(valeurs: dict, parametres: Parametres) -> dict[str, str]:

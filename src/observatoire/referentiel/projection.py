@@ -8,7 +8,7 @@ import numpy as np
 import shapely
 from pyproj import Proj, Transformer
 
-__all__ = ["CRS_CALCUL", "LATITUDE_MIN_METROPOLE", "echelle_lambert93"]
+__all__ = ["CRS_CALCUL", "LATITUDE_MIN_METROPOLE", "echelle_lambert93", "emprise_en_degres"]
 
 CRS_CALCUL = "EPSG:2154"
 # Au sud de cette latitude (les DROM), Lambert-93 déforme : les distances y sont corrigées de son
@@ -63,6 +63,25 @@ def echelle_lambert93(points) -> np.ndarray:
         facteurs = projection.get_factors(np.asarray(longitudes)[loin], np.asarray(latitudes)[loin])
         echelles[valides[loin]] = np.asarray(facteurs.meridional_scale)
     return echelles
+
+
+def emprise_en_degres(
+    xmin: float, ymin: float, xmax: float, ymax: float
+) -> tuple[float, float, float, float]:
+    """Emprise en degrés WGS84 (ouest, sud, est, nord) d'un rectangle Lambert-93, par ses coins.
+
+    Parameters
+    ----------
+    xmin, ymin, xmax, ymax : float
+        Le rectangle, en mètres Lambert-93.
+
+    Returns
+    -------
+    tuple of float
+    """
+    vers_degres, _ = _lambert93()
+    longitudes, latitudes = vers_degres.transform([xmin, xmin, xmax, xmax], [ymin, ymax, ymin, ymax])
+    return (min(longitudes), min(latitudes), max(longitudes), max(latitudes))
 
 
 @lru_cache(maxsize=1)

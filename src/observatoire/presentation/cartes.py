@@ -891,7 +891,7 @@ def ecrire_carte(
     return page
 
 
-# Un bandeau d'une ligne (il défile sur un écran étroit) : la carte, son titre et sa légende
+# Un bandeau d'une ligne (deux sur un téléphone) : la carte, son titre et sa légende
 # commencent dessous.
 _STYLE_NAVIGATION = (
     "<style>.obs-carte-navigation{position:absolute;top:0;left:0;right:0;height:2.4rem;z-index:1001;"
@@ -900,7 +900,11 @@ _STYLE_NAVIGATION = (
     "white-space:nowrap}.obs-carte-navigation a{color:#0b4f8a}"
     ".folium-map{top:2.4rem!important;height:calc(100% - 2.4rem)!important}"
     ".carte-titre{top:calc(2.4rem + 8px)}.legende-carte{max-height:calc(100% - 2.4rem - 112px)}"
-    "@media (max-width:420px){.obs-carte-navigation{font-size:12.5px;gap:.8rem;padding:0 .6rem}}</style>"
+    # Sur un téléphone, le bandeau passe sur deux lignes plutôt que de cacher un lien.
+    "@media (max-width:520px){.obs-carte-navigation{height:3.4rem;flex-wrap:wrap;align-content:center;"
+    "row-gap:.15rem;column-gap:.9rem;font-size:13px;padding:0 .6rem;white-space:normal}"
+    ".folium-map{top:3.4rem!important;height:calc(100% - 3.4rem)!important}"
+    ".carte-titre{top:calc(3.4rem + 8px)}.legende-carte{max-height:calc(100% - 3.4rem - 112px)}}</style>"
 )
 
 

@@ -1,7 +1,8 @@
 """Le lot de démonstration (78, 92, 95, synthèse, avec PDF, --jobs 2) contre le plancher naïf de
 ses propres outils, mesurés côte à côte dans la même exécution : quatre processus papermill d'un
-notebook qui ne fait qu'importer ce que le rapport importe, puis quatre impressions PDF par
-Chromium des rapports produits, deux à la fois (cible : le lot coûte au plus ce plancher).
+notebook qui ne fait qu'importer ce que le rapport importe, puis quatre impressions PDF des
+rapports produits par ``chromium --headless --print-to-pdf`` (un Chromium par page), deux à la
+fois (cible : le lot coûte au plus ce plancher).
 
     .venv/bin/python benchmarks/bench_plancher.py [ESSAIS]
 """
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import nbformat
 
-from observatoire.publication.exports import chromium_disponible, exporter_pdf
+from observatoire.publication.exports import chromium_disponible, page_a_imprimer
+from observatoire.publication.impression import OPTIONS_CHROMIUM
 
 RACINE = Path(__file__).resolve().parents[1]
 OBSERVATOIRE = Path(sys.executable).with_name("observatoire")
@@ -54,7 +56,14 @@ def _plancher(dossier: Path, publie: Path) -> tuple[float, float]:
         )  # fmt: skip
 
     def imprimer(territoire: str) -> None:
-        exporter_pdf(publie / territoire / "rapport.html", dossier / f"{territoire}.pdf")
+        page = dossier / f"{territoire}.html"
+        page.write_text(page_a_imprimer((publie / territoire / "rapport.html").read_text(encoding="utf-8")))
+        with tempfile.TemporaryDirectory(prefix="bench-chromium-") as profil:
+            subprocess.run(
+                [chromium_disponible(), *OPTIONS_CHROMIUM, f"--user-data-dir={profil}", "--no-pdf-header-footer",
+                 f"--print-to-pdf={dossier / f'{territoire}.pdf'}", page.as_uri()],
+                check=True, capture_output=True,
+            )  # fmt: skip
 
     with ThreadPoolExecutor(2) as deux:
         debut = time.perf_counter()

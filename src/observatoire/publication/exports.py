@@ -7,18 +7,19 @@ toujours produit, s'il est possible sur cette machine et comment le produire. Le
 - ``normaliser_notebook`` rend le notebook exécuté reproductible et sans trace de la machine ;
 - ``exporter_html`` produit la page (gabarit Jinja2, échappement automatique) sans code ;
 - ``exporter_pdf`` l'imprime en A4 avec Chromium sans interface (déjà requis par les tests dans
-  un vrai navigateur) : même rendu que l'écran, feuille de style d'impression (titre courant,
-  numéros de page, blocs dépliés) ; WeasyPrint aurait demandé Pango et ne rend pas le même CSS ;
+  un vrai navigateur ; un seul Chromium par lot, ``impression.Imprimante``) : même rendu que
+  l'écran, feuille de style d'impression (titre courant, numéros de page, blocs dépliés) ;
+  WeasyPrint aurait demandé Pango et ne rend pas le même CSS ;
 - le classeur (``indicateurs.xlsx``) est écrit depuis ``indicateurs.csv`` (``classeur``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from ..commun.erreurs import ErreurParametre
 from ..commun.typographie import accord
 from ..presentation.gabarits import rendre_page
 from .classeur import ecrire_classeur
+from .impression import Imprimante
 
 __all__ = [
     "ETIQUETTE_MASQUEE",
@@ -48,7 +50,6 @@ __all__ = [
 
 ETIQUETTE_MASQUEE = "masquer-export"
 EXECUTABLES_CHROMIUM = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-DELAI_PDF_S = 120
 _STYLE_DES_SECTIONS = re.compile(r'<style class="obs-style">.*?</style>', re.S)
 
 
@@ -59,6 +60,7 @@ class Contexte:
     dossier: Path
     entete: str
     navigation: tuple[tuple[str, str], ...]
+    imprimante: Imprimante | None = None
 
 
 @dataclass(frozen=True)
@@ -232,13 +234,22 @@ def page_a_imprimer(page: str) -> str:
     return re.sub(r"<details(?![^>]*\bopen\b)", "<details open", page)
 
 
-def exporter_pdf(chemin_html: str | Path, chemin_pdf: str | Path) -> Path:
+def exporter_pdf(
+    chemin_html: str | Path, chemin_pdf: str | Path, imprimante: Imprimante | None = None
+) -> Path:
     """Imprime la page en PDF A4 avec Chromium sans interface, hors réseau.
+
+    Parameters
+    ----------
+    chemin_html, chemin_pdf : str or Path
+        La page, le PDF à écrire.
+    imprimante : Imprimante, optional
+        Le Chromium du lot ; sinon un Chromium démarré pour cette page seule.
 
     Raises
     ------
     RuntimeError
-        Si Chromium est absent ou échoue (message en français, sortie de Chromium abrégée).
+        Si Chromium est absent ou échoue (message en français).
     """
     executable = chromium_disponible()
     if executable is None:
@@ -248,34 +259,15 @@ def exporter_pdf(chemin_html: str | Path, chemin_pdf: str | Path) -> Path:
         )
     chemin_pdf = Path(chemin_pdf)
     chemin_html = Path(chemin_html)
-    with tempfile.TemporaryDirectory(prefix="observatoire-chromium-") as profil:
-        imprimee = Path(tempfile.mkstemp(prefix=".impression-", suffix=".html", dir=chemin_html.parent)[1])
+    imprimee = Path(tempfile.mkstemp(prefix=".impression-", suffix=".html", dir=chemin_html.parent)[1])
+    try:
         imprimee.write_text(page_a_imprimer(chemin_html.read_text(encoding="utf-8")), encoding="utf-8")
-        commande = [
-            executable,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-quic",
-            "--no-first-run",
-            f"--user-data-dir={profil}",
-            "--no-pdf-header-footer",
-            "--run-all-compositor-stages-before-draw",
-            f"--print-to-pdf={chemin_pdf}",
-            imprimee.resolve().as_uri(),
-        ]
-        try:
-            resultat = subprocess.run(commande, capture_output=True, text=True, timeout=DELAI_PDF_S)
-        except subprocess.TimeoutExpired as erreur:
-            raise RuntimeError(f"Chromium n'a pas produit le PDF en {DELAI_PDF_S} s.") from erreur
-        finally:
-            imprimee.unlink(missing_ok=True)
-    if resultat.returncode != 0 or not chemin_pdf.is_file() or chemin_pdf.stat().st_size == 0:
-        raise RuntimeError(f"Chromium n'a pas produit le PDF : {resultat.stderr.strip()[-300:]}")
+        with contextlib.nullcontext(imprimante) if imprimante else Imprimante(executable) as chromium:
+            chromium.imprimer(imprimee, chemin_pdf)
+    finally:
+        imprimee.unlink(missing_ok=True)
+    if not chemin_pdf.is_file() or chemin_pdf.stat().st_size == 0:
+        raise RuntimeError("Chromium n'a pas produit le PDF (fichier vide).")
     _imprime_reproductible(chemin_pdf)
     return chemin_pdf
 
@@ -312,7 +304,9 @@ EXPORTEURS: dict[str, Exporteur] = {
             "rapport.pdf",
             "PDF",
             requis=False,
-            produire=lambda c: exporter_pdf(c.dossier / "rapport.html", c.dossier / "rapport.pdf"),
+            produire=lambda c: exporter_pdf(
+                c.dossier / "rapport.html", c.dossier / "rapport.pdf", c.imprimante
+            ),
             indisponible=_sans_chromium,
         ),
         Exporteur("carte", "carte.html", "carte", requis=True),

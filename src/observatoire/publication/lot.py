@@ -21,6 +21,7 @@ Une année publiée contient exactement les territoires du lot qui l'a produite.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -54,7 +55,15 @@ from ..ensemble import Ensemble
 from ..fiches import ecrire_fiches
 from ..presentation.gabarits import NAVIGATION_TERRITOIRE
 from ..referentiel.couches import dossier_referentiel_par_defaut
-from .exports import EXPORTEURS, Contexte, exporter_html, formats_demandes, normaliser_notebook
+from .exports import (
+    EXPORTEURS,
+    Contexte,
+    chromium_disponible,
+    exporter_html,
+    formats_demandes,
+    normaliser_notebook,
+)
+from .impression import Imprimante
 from .index import ecrire_index
 from .manifeste import manifeste
 from .noyaux import Noyaux, executer_notebook
@@ -70,6 +79,7 @@ def produire_rapports(
     progression: bool = False,
     pdf: bool = True,
     formats: list[str] | tuple[str, ...] | None = None,
+    noyaux: Noyaux | None = None,
     **valeurs,
 ) -> dict:
     """Produit et publie les rapports d'une année : un par département, la synthèse, l'index.
@@ -87,6 +97,9 @@ def produire_rapports(
     formats : sequence of str, optional
         Formats à produire (``EXPORTEURS`` : ``pdf``, ``xlsx``…) ; tous par défaut. Les formats
         requis (page HTML, carte, CSV) le sont toujours.
+    noyaux : Noyaux, optional
+        Noyaux déjà démarrés (``with Noyaux(jobs) as noyaux``), autant que ``jobs`` : la commande
+        les démarre avant d'importer le lot ; sinon démarrés ici. L'appelant les arrête.
     **valeurs
         Champs de ``Parametres``.
 
@@ -111,7 +124,12 @@ def produire_rapports(
     debut = time.perf_counter()
     dossier_annee = racine_sortie / str(parametres.annee)
     _annee_remplacable(dossier_annee)  # refusée avant tout calcul
-    with Verrou(racine_sortie), Noyaux(parametres.jobs) as noyaux:
+    if noyaux is not None and noyaux.nombre != parametres.jobs:
+        raise ValueError(f"{noyaux.nombre} noyaux démarrés pour --jobs {parametres.jobs}")
+    demarres = contextlib.nullcontext(noyaux) if noyaux is not None else Noyaux(parametres.jobs)
+    chromium = chromium_disponible() if "pdf" in choisis else None
+    imprimante = Imprimante(chromium) if chromium else contextlib.nullcontext()
+    with Verrou(racine_sortie), demarres as noyaux, imprimante:
         nettoyer_restes(racine_sortie)
         ensemble = Ensemble.preparer(parametres)
         parametres = ensemble.parametres  # les départements du centre si aucun n'est demandé
@@ -124,7 +142,14 @@ def produire_rapports(
             ecrire_csv(ensemble.activite.rejets, publication / "rejets.csv")
             fiches = _fiches_en_parallele(ensemble, publication / "fiches")
             resultats = _executer_territoires(
-                territoires, ensemble, noyaux, ensembles, publication, _formats_possibles(choisis), afficher
+                territoires,
+                ensemble,
+                noyaux,
+                ensembles,
+                publication,
+                _formats_possibles(choisis),
+                afficher,
+                imprimante if isinstance(imprimante, Imprimante) else None,
             )
             durees = {t: r["duree"] for t, r in resultats.items()}
             echecs = [{"territoire": t, **r["echec"]} for t, r in resultats.items() if r["echec"]]
@@ -279,16 +304,17 @@ def _formats_possibles(choisis: tuple[str, ...]) -> dict[str, str]:
 
 
 def _executer_territoires(
-    territoires, ensemble: Ensemble, noyaux, ensembles, publication, formats, afficher
+    territoires, ensemble: Ensemble, noyaux, ensembles, publication, formats, afficher, imprimante
 ) -> dict:
     """Les notebooks des territoires sur ``jobs`` noyaux, puis leurs exports (HTML, PDF,
     classeur) sur autant de fils à part : un noyau libéré passe au territoire suivant pendant
     que Chromium imprime le précédent."""
     resultats: dict[str, dict] = {}
     total = len(territoires)
-    # La synthèse, le plus long (toute l'activité), part la première : les départements se
-    # partagent les autres processus pendant ce temps, et aucun ne finit seul à la fin.
-    ordre = sorted(territoires, key=lambda t: t != SYNTHESE)
+    # Le plus long d'abord (ordonnancement LPT) : la synthèse (toute l'activité), puis les
+    # départements du plus gros au plus petit, estimés par la taille de ce que leur notebook lit ;
+    # aucun noyau ne finit seul à la fin pendant que l'autre attend.
+    ordre = sorted(territoires, key=lambda t: (t != SYNTHESE, -Path(ensembles[t]).stat().st_size, t))
     jobs = ensemble.parametres.jobs
     notebooks, exports = ThreadPoolExecutor(max_workers=jobs), ThreadPoolExecutor(max_workers=jobs)
 
@@ -313,9 +339,9 @@ def _executer_territoires(
                 resultats[territoire] = etat
                 dire(len(resultats), territoire)
             else:
-                exportes[exports.submit(_exporter_territoire, territoire, ensemble, etat, formats)] = (
-                    territoire
-                )
+                exportes[
+                    exports.submit(_exporter_territoire, territoire, ensemble, etat, formats, imprimante)
+                ] = territoire
         for futur in as_completed(exportes):
             territoire = exportes[futur]
             resultats[territoire] = futur.result()
@@ -371,13 +397,13 @@ def _executer_territoire(
     return etat
 
 
-def _exporter_territoire(territoire, ensemble: Ensemble, etat: dict, formats) -> dict:
+def _exporter_territoire(territoire, ensemble: Ensemble, etat: dict, formats, imprimante) -> dict:
     """Les documents d'un territoire depuis son notebook exécuté : page HTML, puis chaque format
     du registre (un format qui échoue est dit, le rapport HTML reste publié)."""
     dossier = etat["dossier"]
     resultat: dict[str, Any] = {"duree": 0.0, "echec": None, "formats": {}, "messages": etat["messages"]}
     try:
-        contexte = Contexte(dossier, _entete(ensemble, territoire), _navigation())
+        contexte = Contexte(dossier, _entete(ensemble, territoire), _navigation(), imprimante)
         exporter_html(
             dossier / "rapport.ipynb",
             dossier / "rapport.html",

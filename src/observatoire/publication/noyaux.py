@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
+import uuid
 from importlib.resources import as_file, files
 from pathlib import Path
 
@@ -30,7 +32,13 @@ NOTEBOOKS = {SYNTHESE: "synthese.ipynb", "departement": "rapport_departement.ipy
 # Sans historique : deux noyaux qui écrivent la même base SQLite d'IPython se la disputent
 # (« database is locked », imprimé dans la cellule en cours, donc dans le rapport).
 ARGUMENTS_NOYAU = ["--IPKernelApp.log_level=CRITICAL", "--HistoryManager.enabled=False"]
-PRECHARGEMENT = "import observatoire.rapport, observatoire.fiches"
+# Sans nom dans l'espace du notebook (``__import__``) ; puis ``gc.freeze()`` : les objets des
+# modules importés ne sont plus parcourus par le ramasse-miettes, ni pendant les notebooks ni par
+# le ``gc.collect()`` qui vide le noyau entre deux (0,35 s chacun sinon).
+PRECHARGEMENT = (
+    '__import__("observatoire.rapport"); __import__("observatoire.fiches"); __import__("gc").freeze()'
+)
+VIDAGE = "%reset -f\nimport gc\ngc.collect()\ndel gc"
 
 
 def notebook_du_lot(territoire: str):
@@ -52,6 +60,9 @@ class NoyauPartage(KernelManager):
     """Un noyau servi à plusieurs notebooks : il retient les clients qu'il ouvre pour qu'on les
     ferme (``fermer_clients``) quand un notebook est fini."""
 
+    _client_du_lot = None
+    servi = False  # a déjà exécuté un notebook du lot : à vider avant le suivant
+
     def client(self, **kwargs):
         """Un client du noyau (``KernelManager.client``), retenu pour être fermé après coup."""
         client = super().client(**kwargs)
@@ -66,6 +77,29 @@ class NoyauPartage(KernelManager):
         for client in clients:
             with contextlib.suppress(Exception):
                 client.stop_channels()
+
+    def client_du_lot(self):
+        """Le client du lot (préchargement, vidage), ouvert une fois et gardé jusqu'à
+        ``shutdown_kernel`` : son seul canal ``shell`` (rien ne s'accumule de ce que le noyau
+        diffuse), sans l'attente d'au moins 0,2 s d'un client neuf (``wait_for_ready``) ; une
+        demande envoyée avant que le noyau écoute lui parvient quand il écoute (ZeroMQ)."""
+        if self._client_du_lot is None:
+            # Une session à lui : deux clients de même session ont la même identité ZeroMQ, et le
+            # noyau ne répond plus qu'au dernier connecté (celui de papermill).
+            session = self.session.clone()
+            session.session = str(uuid.uuid4())
+            client = super().client(session=session)
+            client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+            self._client_du_lot = client
+        return self._client_du_lot
+
+    def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        """Arrête le noyau (``KernelManager.shutdown_kernel``) et ferme le client du lot."""
+        client, self._client_du_lot = self._client_du_lot, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.stop_channels()
+        super().shutdown_kernel(now=now, restart=restart)
 
 
 _VERROU_CLIENTS = threading.Lock()
@@ -121,9 +155,11 @@ class Noyaux:
     """
 
     def __init__(self, nombre: int):
+        self.nombre = nombre
         self._local = threading.local()
         self._ouverts: list[NoyauPartage] = []
         self._verrou = threading.Lock()
+        self._arret = threading.Event()
         self._prets: queue.Queue = queue.Queue()
         self._demarrages = [
             threading.Thread(target=self._demarrer_d_avance, daemon=True) for _ in range(nombre)
@@ -135,12 +171,17 @@ class Noyaux:
         return self
 
     def __exit__(self, *exception) -> None:
+        # Un lot refusé (paramètre, verrou) ne paie pas le démarrage de ses noyaux : le
+        # préchargement en cours est abandonné, le noyau arrêté aussitôt.
+        self._arret.set()
+        self.arreter()
         for demarrage in self._demarrages:
             demarrage.join(timeout=120)  # un noyau en cours de démarrage est arrêté aussi
         self.arreter()
 
     def arreter(self) -> None:
         """Arrête tous les noyaux ouverts (un notebook en cours y échoue aussitôt)."""
+        self._arret.set()
         with self._verrou:
             ouverts, self._ouverts = list(self._ouverts), []
         for km in ouverts:
@@ -152,7 +193,9 @@ class Noyaux:
         km = getattr(self._local, "km", None)
         if km is None:
             km = self._prets.get()  # un des noyaux démarrés d'avance (None s'il a échoué)
-        if km is not None and km.is_alive() and self.executer(km, "%reset -f\nimport gc\ngc.collect()"):
+        # Préchargé sans rien nommer, un noyau neuf n'a rien à vider avant son premier notebook.
+        if km is not None and km.is_alive() and (not km.servi or self.executer(km, VIDAGE)):
+            km.servi = True
             self._local.km = km
             return km
         if km is not None:
@@ -169,25 +212,32 @@ class Noyaux:
         return km
 
     def _demarrer_d_avance(self) -> None:
+        pret: NoyauPartage | None = None
         try:
             km = self._demarrer()
-            self.executer(km, PRECHARGEMENT)
-        except Exception:  # noqa: BLE001 - le fil qui le prendra en démarrera un autre
-            km = None
-        self._prets.put(km)
+            if self.executer(km, PRECHARGEMENT, self._arret):
+                pret = km
+        except Exception:  # noqa: BLE001, S110 - le fil qui le prendra en démarrera un autre
+            pass
+        self._prets.put(pret)
 
     @staticmethod
-    def executer(km: NoyauPartage, code: str) -> bool:
-        """Exécute du code dans un noyau, sans rien afficher ; ``True`` s'il a réussi."""
-        client = km.client()
-        client.start_channels()
+    def executer(km: NoyauPartage, code: str, arret: threading.Event | None = None) -> bool:
+        """Exécute du code dans un noyau par son client du lot, sans rien afficher ; ``True`` s'il
+        a réussi. ``arret`` posé, ou le noyau mort : abandonné aussitôt (``False``)."""
         try:
-            client.wait_for_ready(timeout=60)
-            reponse = client.execute_interactive(
-                code, store_history=False, timeout=120, output_hook=lambda _: None
-            )
-            return reponse["content"]["status"] == "ok"
+            client = km.client_du_lot()
+            demande = client.execute(code, silent=True, store_history=False)
+            limite = time.monotonic() + 120
+            while time.monotonic() < limite:
+                if (arret is not None and arret.is_set()) or not km.is_alive():
+                    return False
+                try:
+                    reponse = client.get_shell_msg(timeout=0.25)
+                except queue.Empty:
+                    continue
+                if reponse["parent_header"].get("msg_id") == demande:
+                    return reponse["content"]["status"] == "ok"
+            return False
         except Exception:  # noqa: BLE001 - un noyau qui ne répond pas est remplacé
             return False
-        finally:
-            km.fermer_clients()

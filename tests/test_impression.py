@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -112,11 +113,14 @@ def test_chromium_ne_survit_pas_a_un_lot_tue(tmp_path):
         time.sleep(120)
         """
     )
+    # Le profil d'un Chromium tué reste dans ce dossier temporaire, effacé ensuite ; court, car
+    # Chromium y crée un socket Unix (108 caractères au plus), que tmp_path sous xdist dépasse.
+    temporaire = tempfile.mkdtemp(prefix="obs-")
     processus = subprocess.Popen(
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "TMPDIR": str(tmp_path)},  # le profil d'un Chromium tué reste ici
+        env={**os.environ, "TMPDIR": temporaire},
     )
     try:
         pid = int(processus.stdout.readline())
@@ -127,4 +131,5 @@ def test_chromium_ne_survit_pas_a_un_lot_tue(tmp_path):
     limite = time.monotonic() + 20
     while _vivant(pid) and time.monotonic() < limite:
         time.sleep(0.2)
+    shutil.rmtree(temporaire, ignore_errors=True)
     assert not _vivant(pid), "Chromium orphelin après kill -9 du lot"

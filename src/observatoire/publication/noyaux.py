@@ -18,6 +18,7 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 import papermill
+import zmq
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import KernelManager
 
@@ -60,7 +61,6 @@ class NoyauPartage(KernelManager):
     """Un noyau servi à plusieurs notebooks : il retient les clients qu'il ouvre pour qu'on les
     ferme (``fermer_clients``) quand un notebook est fini."""
 
-    _client_du_lot = None
     servi = False  # a déjà exécuté un notebook du lot : à vider avant le suivant
 
     def client(self, **kwargs):
@@ -77,29 +77,6 @@ class NoyauPartage(KernelManager):
         for client in clients:
             with contextlib.suppress(Exception):
                 client.stop_channels()
-
-    def client_du_lot(self):
-        """Le client du lot (préchargement, vidage), ouvert une fois et gardé jusqu'à
-        ``shutdown_kernel`` : son seul canal ``shell`` (rien ne s'accumule de ce que le noyau
-        diffuse), sans l'attente d'au moins 0,2 s d'un client neuf (``wait_for_ready``) ; une
-        demande envoyée avant que le noyau écoute lui parvient quand il écoute (ZeroMQ)."""
-        if self._client_du_lot is None:
-            # Une session à lui : deux clients de même session ont la même identité ZeroMQ, et le
-            # noyau ne répond plus qu'au dernier connecté (celui de papermill).
-            session = self.session.clone()
-            session.session = str(uuid.uuid4())
-            client = super().client(session=session)
-            client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
-            self._client_du_lot = client
-        return self._client_du_lot
-
-    def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
-        """Arrête le noyau (``KernelManager.shutdown_kernel``) et ferme le client du lot."""
-        client, self._client_du_lot = self._client_du_lot, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.stop_channels()
-        super().shutdown_kernel(now=now, restart=restart)
 
 
 _VERROU_CLIENTS = threading.Lock()
@@ -171,17 +148,18 @@ class Noyaux:
         return self
 
     def __exit__(self, *exception) -> None:
-        # Un lot refusé (paramètre, verrou) ne paie pas le démarrage de ses noyaux : le
-        # préchargement en cours est abandonné, le noyau arrêté aussitôt.
-        self._arret.set()
-        self.arreter()
-        for demarrage in self._demarrages:
-            demarrage.join(timeout=120)  # un noyau en cours de démarrage est arrêté aussi
         self.arreter()
 
     def arreter(self) -> None:
-        """Arrête tous les noyaux ouverts (un notebook en cours y échoue aussitôt)."""
+        """Arrête tous les noyaux (un notebook en cours y échoue aussitôt).
+
+        Un démarrage en cours est d'abord attendu (il s'abandonne dès qu'il voit l'arrêt, sans
+        payer le préchargement) : un noyau n'est jamais arrêté pendant qu'un autre fil le démarre.
+        """
         self._arret.set()
+        for demarrage in self._demarrages:
+            if demarrage.is_alive():
+                demarrage.join(timeout=120)
         with self._verrou:
             ouverts, self._ouverts = list(self._ouverts), []
         for km in ouverts:
@@ -194,7 +172,7 @@ class Noyaux:
         if km is None:
             km = self._prets.get()  # un des noyaux démarrés d'avance (None s'il a échoué)
         # Préchargé sans rien nommer, un noyau neuf n'a rien à vider avant son premier notebook.
-        if km is not None and km.is_alive() and (not km.servi or self.executer(km, VIDAGE)):
+        if km is not None and km.is_alive() and (not km.servi or self.executer(km, VIDAGE, self._arret)):
             km.servi = True
             self._local.km = km
             return km
@@ -206,10 +184,13 @@ class Noyaux:
 
     def _demarrer(self) -> NoyauPartage:
         km = NoyauPartage(kernel_name=nom_du_noyau())
-        with self._verrou:
-            self._ouverts.append(km)
         km.start_kernel(extra_arguments=ARGUMENTS_NOYAU)
-        return km
+        with self._verrou:
+            if not self._arret.is_set():
+                self._ouverts.append(km)
+                return km
+        km.shutdown_kernel(now=True)  # arrêt demandé pendant le démarrage
+        raise RuntimeError("noyaux arrêtés")
 
     def _demarrer_d_avance(self) -> None:
         pret: NoyauPartage | None = None
@@ -223,21 +204,44 @@ class Noyaux:
 
     @staticmethod
     def executer(km: NoyauPartage, code: str, arret: threading.Event | None = None) -> bool:
-        """Exécute du code dans un noyau par son client du lot, sans rien afficher ; ``True`` s'il
-        a réussi. ``arret`` posé, ou le noyau mort : abandonné aussitôt (``False``)."""
+        """Exécute du code dans un noyau, sans rien afficher ; ``True`` s'il a réussi.
+        ``arret`` posé, ou le noyau mort : abandonné aussitôt (``False``)."""
         try:
-            client = km.client_du_lot()
-            demande = client.execute(code, silent=True, store_history=False)
-            limite = time.monotonic() + 120
-            while time.monotonic() < limite:
-                if (arret is not None and arret.is_set()) or not km.is_alive():
-                    return False
-                try:
-                    reponse = client.get_shell_msg(timeout=0.25)
-                except queue.Empty:
-                    continue
-                if reponse["parent_header"].get("msg_id") == demande:
-                    return reponse["content"]["status"] == "ok"
-            return False
+            with _client_shell(km) as client:
+                demande = client.execute(code, silent=True, store_history=False)
+                limite = time.monotonic() + 120
+                while time.monotonic() < limite:
+                    if (arret is not None and arret.is_set()) or not km.is_alive():
+                        return False
+                    try:
+                        reponse = client.get_shell_msg(timeout=0.25)
+                    except queue.Empty:
+                        continue
+                    if reponse["parent_header"].get("msg_id") == demande:
+                        return reponse["content"]["status"] == "ok"
+                return False
         except Exception:  # noqa: BLE001 - un noyau qui ne répond pas est remplacé
             return False
+
+
+@contextlib.contextmanager
+def _client_shell(km: NoyauPartage):
+    """Un client du seul canal ``shell``, ouvert et fermé dans le fil qui l'emploie.
+
+    Sans ``wait_for_ready`` (au moins 0,2 s à attendre la diffusion du noyau) : une demande envoyée
+    avant que le noyau écoute lui parvient quand il écoute (ZeroMQ). Une session à lui : deux
+    clients de même session ont la même identité ZeroMQ, et le noyau ne répond qu'au dernier
+    connecté. Un contexte à lui, sans attente à la fermeture (LINGER 0) : une demande restée
+    pour un noyau mort ne bloque jamais.
+    """
+    session = km.session.clone()
+    session.session = str(uuid.uuid4())
+    contexte = zmq.Context()
+    contexte.setsockopt(zmq.LINGER, 0)
+    client = KernelManager.client(km, session=session, context=contexte)
+    client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+    try:
+        yield client
+    finally:
+        client.stop_channels()
+        contexte.destroy(linger=0)

@@ -37,8 +37,6 @@ def _page(dossier: Path, nom: str, texte: str) -> Path:
 
 
 def _texte(pdf: Path) -> str:
-    if not shutil.which("pdftotext"):
-        return pdf.read_bytes().decode("latin-1")
     return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
 
 

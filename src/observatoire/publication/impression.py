@@ -173,6 +173,8 @@ class Imprimante:
             except OSError as erreur:
                 os.close(ecriture_nous)
                 os.close(lecture_nous)
+                _effacer(self._profil)
+                self._profil = None
                 raise RuntimeError(f"Chromium ne démarre pas ({erreur.strerror}).") from erreur
             finally:
                 os.close(lecture_chromium)
@@ -185,11 +187,14 @@ class Imprimante:
 
     def _lire(self, depuis_chromium) -> None:
         """Fil de lecture : chaque réponse à son numéro, chaque événement à sa session."""
-        tampon = b""
+        debut: list[bytes] = []  # le message en cours, par morceaux (un PDF en base64 : des Mo)
         with depuis_chromium:
             while morceau := depuis_chromium.read(1 << 16):
-                tampon += morceau
-                *messages, tampon = tampon.split(b"\0")
+                if b"\0" not in morceau:
+                    debut.append(morceau)
+                    continue
+                *messages, reste = b"".join([*debut, morceau]).split(b"\0")
+                debut = [reste]
                 with self._messages:
                     for message in map(json.loads, messages):
                         if "id" in message:

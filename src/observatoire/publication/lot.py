@@ -128,8 +128,8 @@ def produire_rapports(
         raise ValueError(f"{noyaux.nombre} noyaux démarrés pour --jobs {parametres.jobs}")
     demarres = contextlib.nullcontext(noyaux) if noyaux is not None else Noyaux(parametres.jobs)
     chromium = chromium_disponible() if "pdf" in choisis else None
-    imprimante = Imprimante(chromium) if chromium else contextlib.nullcontext()
-    with Verrou(racine_sortie), demarres as noyaux, imprimante:
+    imprimante = Imprimante(chromium) if chromium else None
+    with Verrou(racine_sortie), demarres as noyaux, imprimante or contextlib.nullcontext():
         nettoyer_restes(racine_sortie)
         ensemble = Ensemble.preparer(parametres)
         parametres = ensemble.parametres  # les départements du centre si aucun n'est demandé
@@ -149,7 +149,7 @@ def produire_rapports(
                 publication,
                 _formats_possibles(choisis),
                 afficher,
-                imprimante if isinstance(imprimante, Imprimante) else None,
+                imprimante,
             )
             durees = {t: r["duree"] for t, r in resultats.items()}
             echecs = [{"territoire": t, **r["echec"]} for t, r in resultats.items() if r["echec"]]
@@ -403,7 +403,7 @@ def _exporter_territoire(territoire, ensemble: Ensemble, etat: dict, formats, im
     dossier = etat["dossier"]
     resultat: dict[str, Any] = {"duree": 0.0, "echec": None, "formats": {}, "messages": etat["messages"]}
     try:
-        contexte = Contexte(dossier, _entete(ensemble, territoire), _navigation(), imprimante)
+        contexte = Contexte(dossier, _entete(ensemble, territoire), NAVIGATION_TERRITOIRE, imprimante)
         exporter_html(
             dossier / "rapport.ipynb",
             dossier / "rapport.html",
@@ -435,10 +435,6 @@ def _entete(ensemble: Ensemble, territoire: str) -> str:
         noms = ensemble.referentiel.departements.set_index("insee_dep")["nom_dep"]
         nom = f"{noms.get(territoire, territoire)} ({territoire})"
     return " · ".join(filter(None, (ensemble.centre.libelle, nom, str(ensemble.parametres.annee))))
-
-
-def _navigation() -> tuple[tuple[str, str], ...]:
-    return NAVIGATION_TERRITOIRE
 
 
 def _remplacements(valeurs: dict, parametres: Parametres) -> dict[str, str]:

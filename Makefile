@@ -12,13 +12,17 @@ VERROU := constraints.txt
 # Tests sur JOBS_TESTS processus (pytest-xdist, --dist loadfile) : un fichier de tests, ou un
 # notebook (ses cellules, dans l'ordre), reste dans un processus ; le lot partagé par plusieurs
 # fichiers est produit une fois (tests/conftest.py). JOBS_TESTS=0 : un seul processus.
+# --no-loadscope-reorder : les fichiers partent dans l'ordre de la collecte, du plus long au plus
+# court (tests/conftest.py, DUREES), et non du plus grand nombre de tests au plus petit, qui
+# laissait le paquet installé et JupyterLab pour la fin d'un seul processus (418 s → 339 s).
 # (--dist loadgroup ne groupe plus rien avec pytest 9.2 : xdist 3.8 réécrit item._nodeid, que
-# pytest n'utilise plus.) Trois processus pour deux cœurs : la suite attend souvent (pip, Chromium,
-# JupyterLab, LibreOffice, noyaux qui démarrent) ; le troisième occupe ces attentes (7 min 40 s
-# contre 8 min 36 s à deux, mesurés coup sur coup sur la même machine).
-JOBS_TESTS ?= 3
+# pytest n'utilise plus.) Quatre processus pour deux cœurs : la suite attend souvent (pip, Chromium,
+# JupyterLab, LibreOffice, noyaux qui démarrent) ; les processus de plus occupent ces attentes
+# (mesuré sur la même machine : 7 min 40 s à trois contre 8 min 36 s à deux ; puis, l'ordre des
+# fichiers réglé, 339 à 366 s à trois contre 318 s à quatre).
+JOBS_TESTS ?= 4
 PYTEST := $(BIN)/python -m pytest --nbval-lax --nbval-kernel-name $(NOYAU) \
-	$(if $(filter-out 0,$(JOBS_TESTS)),-n $(JOBS_TESTS) --dist loadfile)
+	$(if $(filter-out 0,$(JOBS_TESTS)),-n $(JOBS_TESTS) --dist loadfile --no-loadscope-reorder)
 
 .DEFAULT_GOAL := help
 .PHONY: help installer verrou referentiel demo rapports test test-rapide documentation lint format types verifier lab benchmarks nettoyer

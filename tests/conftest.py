@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from observatoire import charger_referentiel, produire_rapports
+# Le paquet et non ses fonctions : le processus qui distribue les tests (pytest-xdist) n'en
+# exécute aucun et n'a pas à importer geopandas et le lot (1,3 s avant le départ des autres).
+import observatoire
 
 RACINE = Path(__file__).resolve().parents[1]
 MIROIR = RACINE.parent / "shared" / "reference"
@@ -29,7 +31,7 @@ def miroir() -> Path:
 @pytest.fixture(scope="session")
 def referentiel():
     """Référentiel installé par `make test` (data/reference)."""
-    return charger_referentiel()
+    return observatoire.charger_referentiel()
 
 
 # Petit jeu valide : chaque cas d'erreur des tests en modifie une ligne.
@@ -117,7 +119,7 @@ def lot(tmp_path_factory):
 
 def _produire_lot(racine: Path):
     donnees = copier_demo_piegee(racine / "donnees")
-    bilan = produire_rapports(
+    bilan = observatoire.produire_rapports(
         annee=2023, departements=["78", "92", "095"], donnees=donnees, sortie=racine / "reports", jobs=2
     )
     return bilan, donnees
@@ -149,15 +151,19 @@ def versions_du_verrou() -> dict[str, str]:
     return {nom_canonique(nom): version for nom, version in paires}
 
 
-# Les fichiers les plus longs d'abord : pytest-xdist (--dist loadfile) distribue les fichiers dans
-# l'ordre de la collecte ; le README (un lot après l'autre, 3 minutes) parti le dernier laissait
-# un processus finir seul. L'ordre des tests dans un fichier ne change pas.
-PREMIERS = ("test_readme.py", "test_installation.py", "test_publication.py", "test_rapports.py")
+# Les fichiers du plus long au plus court (secondes mesurées sur 2 cœurs, JOBS_TESTS=3,
+# `make test PYTEST_ADDOPTS=--durations=0`) : pytest-xdist (--dist loadfile --no-loadscope-reorder)
+# distribue les fichiers dans l'ordre de la collecte, à qui se libère ; le plus long parti le
+# dernier laissait un processus finir seul (80 s). Les fichiers absents de la liste (nouveaux)
+# viennent ensuite. L'ordre des tests dans un fichier ne change pas.
+DUREES = {
+    "test_readme.py": 182, "test_rapports.py": 160, "test_entrees.py": 104, "test_publication.py": 88,
+    "test_rien_ne_se_perd.py": 61, "test_installation.py": 57, "test_autre_territoire.py": 49,
+    "test_jupyterlab.py": 30, "test_referentiel.py": 30, "test_figures.py": 25, "test_navigateur.py": 24,
+    "test_oracle.py": 19, "test_geocodage.py": 19, "test_pages.py": 16, "synthese.ipynb": 12,
+    "test_activite.py": 10, "test_demo.py": 9, "test_fiches.py": 7,
+}  # fmt: skip
 
 
 def pytest_collection_modifyitems(config, items):
-    def rang(item) -> int:
-        nom = item.path.name
-        return PREMIERS.index(nom) if nom in PREMIERS else len(PREMIERS)
-
-    items.sort(key=rang)
+    items.sort(key=lambda item: -DUREES.get(item.path.name, 0))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
-import mapclassify
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,6 +22,9 @@ TAUX = st.lists(
 
 
 def _jenks_de_mapclassify(valeurs: np.ndarray, k: int) -> np.ndarray:
+    # Importé au premier appel : mapclassify importe scikit-learn et scipy.stats (4,6 s), que
+    # chaque processus de pytest-xdist payait à la collecte pour les trois tests de ce fichier.
+    mapclassify = importlib.import_module("mapclassify")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # « numba absent : calcul en Python pur »
         return mapclassify.FisherJenks(valeurs, k=k).bins

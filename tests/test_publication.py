@@ -211,6 +211,31 @@ def test_deuxieme_lot_arrete_par_le_verrou(tmp_path):
     assert not verrou.exists() and not (sortie / "2023").exists()
 
 
+def test_sortie_refusee_avant_d_importer_le_lot(tmp_path):
+    """Un autre lot en cours, une sortie où l'on ne peut écrire : la commande le dit avant
+    d'importer le lot et de lire les données (ses noyaux, à peine lancés, sont arrêtés)."""
+    sortie = tmp_path / "reports"
+    sortie.mkdir()
+    (sortie / ".observatoire.verrou").write_text(
+        json.dumps({"pid": os.getpid(), "hote": os.uname().nodename, "debut": "2026-01-01T00:00:00"})
+    )
+    script = (
+        "import sys\nfrom observatoire.cli import main\n"
+        f"code = main(['rapports', '--donnees', {str(DEMO)!r}, '--sortie', sys.argv[1]])\n"
+        "print(code, 'observatoire.publication.lot' in sys.modules, 'observatoire.ensemble' in sys.modules)"
+    )
+    refus = {
+        sortie: "Un autre lot écrit déjà dans ce dossier de sortie",
+        "/proc/observatoire-interdit": "Impossible d'écrire dans le dossier de sortie",
+    }
+    for refusee, message in refus.items():
+        resultat = subprocess.run(
+            [sys.executable, "-c", script, str(refusee)], capture_output=True, text=True, timeout=120
+        )
+        assert resultat.stdout.split() == ["2", "False", "False"], resultat.stdout + resultat.stderr[-2000:]
+        assert message in lisible(resultat.stderr) and "Traceback" not in resultat.stderr
+
+
 @pytest.mark.lent
 def test_kill_9_puis_relance(tmp_path):
     sortie = tmp_path / "reports"

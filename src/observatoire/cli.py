@@ -356,8 +356,12 @@ def _rapports(arguments) -> int:
     parametres = _parametres(arguments)  # paramètres invalides : dit tout de suite, avant le lot
     from .publication.noyaux import Noyaux  # import différé : --help reste rapide
 
-    # Les noyaux démarrent (et préchargent) pendant que le lot s'importe (0,7 s) et lit les données.
+    # Les noyaux démarrent (et préchargent) pendant que le lot s'importe (0,7 s) et lit les données ;
+    # une sortie refusée (ou un autre lot en cours) les arrête aussitôt, avant l'import du lot.
     with Noyaux(parametres.jobs) as noyaux:
+        from .publication.sortie import verifier_sortie  # import différé : --help reste rapide
+
+        verifier_sortie(parametres)
         from .publication.lot import produire_rapports  # import différé : --help reste rapide
 
         bilan = produire_rapports(
@@ -400,10 +404,10 @@ def _parametres(arguments):
 
 
 def _referentiel(arguments) -> int:
-    from .commun.garde import entrees_des_donnees, verifier_sorties  # import différé : --help reste rapide
+    from .commun.fichiers import dossier_referentiel_par_defaut  # import différé : --help reste rapide
+    from .commun.garde import entrees_des_donnees, verifier_sorties
     from .commun.typographie import format_date, format_nombre, tableau_texte
     from .referentiel.chargement import charger_referentiel
-    from .referentiel.couches import dossier_referentiel_par_defaut
     from .referentiel.installation import installer_referentiel
     from .referentiel.verification import verifier_referentiel
 
@@ -544,10 +548,9 @@ def _source_a_valider(arguments) -> tuple[Path, int | None, Path]:
 
 def _valider(arguments) -> int:
     from .activite.lecture import lire_activite  # import différé : --help reste rapide
-    from .commun.fichiers import ecrire_csv
+    from .commun.fichiers import dossier_referentiel_par_defaut, ecrire_csv
     from .commun.garde import entrees_des_donnees, verifier_sorties
     from .commun.typographie import nombre_de
-    from .referentiel.couches import dossier_referentiel_par_defaut
 
     source, annee, donne = _source_a_valider(arguments)
     if arguments.sortie:

@@ -19,13 +19,12 @@ from .activite.centre import Centre, trouver_centre
 from .activite.lecture import Activite, annees_disponibles, chemin_donnees_annee, lire_activite
 from .commun.codes import SYNTHESE, normaliser_territoire
 from .commun.erreurs import ErreurParametre
-from .commun.fichiers import chemin_affichable
+from .commun.fichiers import chemin_affichable, dossier_referentiel_par_defaut
 from .commun.parametres import Parametres
 from .commun.typographie import accord
 from .indicateurs.couverture import membres_adherents, restreindre
 from .jointures import ActiviteSituee, situer_activite
 from .referentiel.chargement import Referentiel, charger_referentiel
-from .referentiel.couches import dossier_referentiel_par_defaut
 
 __all__ = ["FICHIER_REFERENTIEL", "Decoupage", "Ensemble"]
 

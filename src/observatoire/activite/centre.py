@@ -24,10 +24,14 @@ from pathlib import Path
 
 from ..commun.codes import normaliser_departements
 from ..commun.erreurs import ErreurDonnees, ErreurParametre, message_systeme
-from ..commun.fichiers import chemin_affichable, chemin_pour_message, ecrire_atomique
+from ..commun.fichiers import (
+    chemin_affichable,
+    chemin_pour_message,
+    dossier_referentiel_par_defaut,
+    ecrire_atomique,
+)
 from ..commun.garde import entrees_des_donnees, refuser_dans_un_dossier_protege, verifier_sorties
 from ..commun.lecture import caracteres_interdits, decoder
-from ..referentiel.couches import dossier_referentiel_par_defaut
 
 __all__ = ["NOM_FICHIER_CENTRE", "Centre", "creer_centre", "lire_centre", "texte_du_centre", "trouver_centre"]
 

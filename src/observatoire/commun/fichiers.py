@@ -37,6 +37,7 @@ __all__ = [
     "ecrire_atomique",
     "ecrire_csv",
     "neutraliser_formules",
+    "dossier_referentiel_par_defaut",
     "racine_projet",
     "remplacer_dossier",
     "sha256_fichier",
@@ -53,6 +54,17 @@ def racine_projet() -> Path:
     à défaut (paquet installé ailleurs, lancé hors d'un projet), le répertoire courant.
     """
     return _depot_du_paquet() or _projet_depuis(Path.cwd()) or Path.cwd()
+
+
+def dossier_referentiel_par_defaut() -> Path:
+    """Dossier où le référentiel est installé.
+
+    ``$OBSERVATOIRE_REFERENTIEL`` s'il est défini, sinon ``data/reference`` du projet (dossier
+    parent contenant ``pyproject.toml``, en partant du répertoire courant puis du paquet).
+    """
+    if os.environ.get("OBSERVATOIRE_REFERENTIEL"):
+        return Path(os.environ["OBSERVATOIRE_REFERENTIEL"]).expanduser().resolve()
+    return racine_projet() / "data" / "reference"
 
 
 def _projet_depuis(depart: Path) -> Path | None:

@@ -36,25 +36,18 @@ from typing import Any
 import papermill
 
 from ..commun.codes import SYNTHESE
-from ..commun.erreurs import ErreurParametre
 from ..commun.fichiers import (
-    MARQUEUR,
     appliquer_droits,
     chemin_affichable,
-    chemin_pour_message,
     ecrire_atomique,
     ecrire_csv,
-    marquer_dossier,
     remplacer_dossier,
-    usage_du_dossier,
 )
-from ..commun.garde import entrees_des_donnees, verifier_sorties
 from ..commun.parametres import Parametres
 from ..commun.typographie import format_duree, nombre_de
 from ..ensemble import Ensemble
 from ..fiches import ecrire_fiches
 from ..presentation.gabarits import NAVIGATION_TERRITOIRE
-from ..referentiel.couches import dossier_referentiel_par_defaut
 from .exports import (
     EXPORTEURS,
     Contexte,
@@ -67,6 +60,7 @@ from .impression import Imprimante
 from .index import ecrire_index
 from .manifeste import manifeste
 from .noyaux import Noyaux, executer_notebook
+from .sortie import verifier_sortie
 from .verrou import Verrou, nettoyer_restes
 
 __all__ = ["produire_rapports"]
@@ -119,11 +113,10 @@ def produire_rapports(
     """
     parametres = parametres or Parametres(**valeurs)
     choisis = formats_demandes(formats, sans_pdf=not pdf)
-    racine_sortie = _racine_sortie(parametres)
+    racine_sortie = verifier_sortie(parametres)  # refusée avant tout calcul
     afficher = _afficheur(progression)
     debut = time.perf_counter()
     dossier_annee = racine_sortie / str(parametres.annee)
-    _annee_remplacable(dossier_annee)  # refusée avant tout calcul
     if noyaux is not None and noyaux.nombre != parametres.jobs:
         raise ValueError(f"{noyaux.nombre} noyaux démarrés pour --jobs {parametres.jobs}")
     demarres = contextlib.nullcontext(noyaux) if noyaux is not None else Noyaux(parametres.jobs)
@@ -242,53 +235,6 @@ def _afficheur(progression: bool):
             print(*morceaux, file=file or sys.stdout, flush=True)
 
     return afficher
-
-
-def _racine_sortie(parametres: Parametres) -> Path:
-    sortie = Path(parametres.sortie)
-    racine = sortie.expanduser().resolve()
-    annees = (parametres.annee, parametres.annee - 1)
-    referentiel = parametres.chemin_referentiel or dossier_referentiel_par_defaut()
-    entrees = entrees_des_donnees(parametres.chemin_donnees, annees, referentiel=referentiel)
-    verifier_sorties([("le dossier de sortie (--sortie)", racine)], entrees)
-    if racine == Path(racine.anchor) or racine.is_file():
-        raise ErreurParametre(
-            f"Dossier de sortie refusé : {sortie} (donnez un dossier, par exemple reports)."
-        )
-    try:
-        racine.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=racine, prefix=".sonde-"):
-            pass
-    except OSError as erreur:
-        raise ErreurParametre(
-            f"Impossible d'écrire dans le dossier de sortie {sortie} ({erreur.strerror}). Choisissez un "
-            "dossier où vous avez le droit d'écrire (--sortie)."
-        ) from erreur
-    return racine
-
-
-def _annee_remplacable(dossier_annee: Path) -> None:
-    """Refuse d'emblée (avant tout calcul) une année en place que l'outil n'a pas publiée."""
-    if dossier_annee.is_dir() and any(dossier_annee.iterdir()) and usage_du_dossier(dossier_annee) != "annee":
-        if _ancienne_publication(dossier_annee):
-            return
-        raise ErreurParametre(
-            f"Le dossier {chemin_pour_message(dossier_annee)} existe et n'a pas été publié par l'observatoire "
-            f"(pas de marqueur {MARQUEUR}) : il n'est jamais remplacé. Choisissez un autre dossier de sortie (--sortie), ou videz celui-ci vous-même."
-        )
-
-
-def _ancienne_publication(dossier_annee: Path) -> bool:
-    """Une année publiée par une version sans marqueur : son manifeste et son index le disent."""
-    try:
-        contenu = json.loads((dossier_annee / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    reconnue = isinstance(contenu, dict) and {"parametres", "entrees_sha256"} <= set(contenu)
-    if reconnue and (dossier_annee / "index.html").is_file():
-        marquer_dossier(dossier_annee, "annee")
-        return True
-    return False
 
 
 def _formats_possibles(choisis: tuple[str, ...]) -> dict[str, str]:

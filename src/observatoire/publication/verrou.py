@@ -50,6 +50,11 @@ class Verrou:
             return self
         raise ErreurParametre(self._message())
 
+    def verifier_libre(self) -> None:
+        """Refuse d'emblée, sans le prendre, un verrou tenu par un lot vivant (``ErreurParametre``)."""
+        if self.chemin.exists() and not self._perime():
+            raise ErreurParametre(self._message())
+
     def __exit__(self, *exception):
         self.chemin.unlink(missing_ok=True)
         return False

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..commun.codes import normaliser_departements
 from ..commun.erreurs import ErreurParametre, ErreurReferentiel
-from ..commun.fichiers import sha256_fichier
+from ..commun.fichiers import dossier_referentiel_par_defaut, sha256_fichier
 from ..commun.typographie import accord
 from .couches import (
     COLONNES_COMMUNES_FRANCE,
@@ -28,7 +28,6 @@ from .couches import (
     MILLESIME_QPV,
     NOM_MANIFESTE,
     colonne_population,
-    dossier_referentiel_par_defaut,
     lire_couche_brute,
 )
 from .projection import CRS_CALCUL

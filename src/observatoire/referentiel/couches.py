@@ -6,7 +6,6 @@ le lit et vérifie ses colonnes, sans rien transformer.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,6 @@ import pandas as pd
 import pyogrio
 
 from ..commun.erreurs import ErreurReferentiel
-from ..commun.fichiers import racine_projet
 
 __all__ = [
     "COLONNES_COMMUNES_FRANCE",
@@ -30,7 +28,6 @@ __all__ = [
     "NOM_MANIFESTE",
     "Couche",
     "colonne_population",
-    "dossier_referentiel_par_defaut",
     "lire_couche_brute",
     "lire_table_de_reference",
 ]
@@ -179,17 +176,6 @@ MIROIR_NATIONAL = {
     "qpv_contexte": "qpv_2024_contexte.csv",
     "qpv_correspondance": "qpv_2024_2015_correspondance.csv",
 }
-
-
-def dossier_referentiel_par_defaut() -> Path:
-    """Dossier où le référentiel est installé.
-
-    ``$OBSERVATOIRE_REFERENTIEL`` s'il est défini, sinon ``data/reference`` du projet (dossier
-    parent contenant ``pyproject.toml``, en partant du répertoire courant puis du paquet).
-    """
-    if os.environ.get("OBSERVATOIRE_REFERENTIEL"):
-        return Path(os.environ["OBSERVATOIRE_REFERENTIEL"]).expanduser().resolve()
-    return racine_projet() / "data" / "reference"
 
 
 # --------------------------------------------------------------------------- installation

@@ -24,6 +24,7 @@ from ..commun.erreurs import ErreurParametre, ErreurReferentiel
 from ..commun.fichiers import (
     MARQUEUR,
     appliquer_droits,
+    dossier_referentiel_par_defaut,
     marquer_dossier,
     remplacer_dossier,
     sha256_fichier,
@@ -41,7 +42,6 @@ from .couches import (
     MIROIR_NATIONAL,
     NOM_MANIFESTE,
     colonne_population,
-    dossier_referentiel_par_defaut,
     lire_couche_brute,
     lire_table_de_reference,
 )

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..commun.codes import normaliser_departements
 from ..commun.erreurs import ErreurReferentiel
-from .couches import dossier_referentiel_par_defaut
+from ..commun.fichiers import dossier_referentiel_par_defaut
 from .installation import completer_qpv, installer_fichiers
 from .projection import CRS_CALCUL
 

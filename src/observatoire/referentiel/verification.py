@@ -7,8 +7,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from ..commun.fichiers import dossier_referentiel_par_defaut
 from .chargement import Referentiel, charger_referentiel, exiger_sommes, lire_manifeste
-from .couches import dossier_referentiel_par_defaut
 from .projection import CRS_CALCUL
 
 __all__ = ["verifier_referentiel"]

@@ -59,8 +59,8 @@ def racine_projet() -> Path:
 def dossier_referentiel_par_defaut() -> Path:
     """Dossier où le référentiel est installé.
 
-    ``$OBSERVATOIRE_REFERENTIEL`` s'il est défini, sinon ``data/reference`` du projet (dossier
-    parent contenant ``pyproject.toml``, en partant du répertoire courant puis du paquet).
+    ``$OBSERVATOIRE_REFERENTIEL`` s'il est défini, sinon ``data/reference`` du projet
+    (``racine_projet``).
     """
     if os.environ.get("OBSERVATOIRE_REFERENTIEL"):
         return Path(os.environ["OBSERVATOIRE_REFERENTIEL"]).expanduser().resolve()

@@ -251,19 +251,15 @@ def exporter_pdf(
     RuntimeError
         Si Chromium est absent ou échoue (message en français).
     """
-    executable = chromium_disponible()
-    if executable is None:
-        raise RuntimeError(
-            "Chromium est introuvable : le PDF n'est pas produit. Installez le paquet Debian "
-            "« chromium » (ou indiquez son chemin dans OBSERVATOIRE_CHROMIUM)."
-        )
+    # Le Chromium du lot est déjà trouvé et démarré ; hors d'un lot, un Chromium pour cette page.
+    chromium = contextlib.nullcontext(imprimante) if imprimante else Imprimante(_executable_chromium())
     chemin_pdf = Path(chemin_pdf)
     chemin_html = Path(chemin_html)
     imprimee = Path(tempfile.mkstemp(prefix=".impression-", suffix=".html", dir=chemin_html.parent)[1])
     try:
         imprimee.write_text(page_a_imprimer(chemin_html.read_text(encoding="utf-8")), encoding="utf-8")
-        with contextlib.nullcontext(imprimante) if imprimante else Imprimante(executable) as chromium:
-            chromium.imprimer(imprimee, chemin_pdf)
+        with chromium as imprimante_de_la_page:
+            imprimante_de_la_page.imprimer(imprimee, chemin_pdf)
     finally:
         imprimee.unlink(missing_ok=True)
     if not chemin_pdf.is_file() or chemin_pdf.stat().st_size == 0:
@@ -277,6 +273,16 @@ def exporter_pdf(
 # selon l'ordre où il les crée, qui nomme les éléments de la structure balisée (``/ID``).
 _DATES_PDF = re.compile(rb"/(?:CreationDate|ModDate) ?\(D:[0-9+\-Z']{4,30}\)")
 _NOEUDS_PDF = re.compile(rb"\(node(\d{8})\)")
+
+
+def _executable_chromium() -> str:
+    executable = chromium_disponible()
+    if executable is None:
+        raise RuntimeError(
+            "Chromium est introuvable : le PDF n'est pas produit. Installez le paquet Debian "
+            "« chromium » (ou indiquez son chemin dans OBSERVATOIRE_CHROMIUM)."
+        )
+    return executable
 
 
 def _imprime_reproductible(chemin_pdf: Path) -> None:

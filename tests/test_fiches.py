@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from decimal import ROUND_HALF_UP, Decimal
+from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
@@ -17,6 +18,7 @@ from shapely import Point, box
 
 from observatoire import ErreurParametre, preparer_rapport
 from observatoire.fiches import FicheQPV, indices_des_plus_proches
+from observatoire.indicateurs.couverture import seances_du_qpv
 
 from .conftest import DEMO, RACINE, leve, lisible
 
@@ -72,6 +74,61 @@ def _distance_ecrite(metres: int) -> str:
         return f"{metres} m"
     kilometres = Decimal(metres) / 1000
     return str(kilometres.quantize(Decimal("0.1"), ROUND_HALF_UP)).replace(".", ",") + " km"
+
+
+def test_seances_de_chaque_fiche_comme_seances_du_qpv(rapport):
+    """Les fiches lisent leurs séances dans une jointure faite une fois : chaque QPV du
+    territoire retrouve exactement ``seances_du_qpv`` (lignes, ordre, types)."""
+    ensemble = rapport.ensemble
+    codes = ensemble.referentiel.qpv["code_qp"]
+    atteints = 0
+    for code in codes:
+        attendu = seances_du_qpv(ensemble.situee, code)
+        pd.testing.assert_frame_equal(FicheQPV(ensemble, code).seances, attendu)
+        atteints += not attendu.empty
+    assert 0 < atteints < len(codes)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 7),  # séance
+            st.sampled_from(["QN09501A", "QN09502B", "QN09503C"]),
+            st.sampled_from([0.0, 0.4, 0.5, 0.6, 1.5, 2.5, 12.49, 12.5, 299.5]),
+        ),
+        max_size=30,
+        unique_by=lambda paire: (paire[0], paire[1]),
+    ),
+    st.lists(st.sampled_from(["2023-01-05", "2023-01-05", "2023-03-01", None]), min_size=8, max_size=8),
+)
+def test_seances_des_fiches_ex_aequo_comme_seances_du_qpv(paires, dates):
+    """Données tirées pour les égalités : distances qui s'arrondissent pareil, dates répétées ou
+    absentes ; l'ordre reste celui de ``seances_du_qpv`` (la table, à égalité)."""
+    seances = pd.DataFrame(
+        {
+            "id_seance": [f"S{i}" for i in (3, 1, 7, 0, 5, 2, 6, 4)],
+            "date": pd.to_datetime(pd.Series(dates)),
+            "intitule": "Atelier",
+            "nom_com": "Sarcelles",
+            "lieu": [f"Lieu {i}" for i in range(8)],
+            "participants": np.arange(8, dtype="int64"),
+        }
+    )
+    situee = SimpleNamespace(
+        seances=seances,
+        paires_qpv=pd.DataFrame(
+            [(f"S{s}", code, d) for s, code, d in paires], columns=["id_seance", "code_qp", "distance_qpv_m"]
+        ).astype({"id_seance": "str", "code_qp": "str", "distance_qpv_m": "float64"}),
+    )
+    qpv = gpd.GeoDataFrame(
+        {"code_qp": ["QN09501A", "QN09502B", "QN09503C"], "insee_dep": "95", "insee_com": "95585"},
+        geometry=[box(650_000 + 1_000 * k, 6_870_000, 650_500 + 1_000 * k, 6_870_500) for k in range(3)],
+        crs=2154,
+    )
+    ensemble = SimpleNamespace(situee=situee, referentiel=SimpleNamespace(qpv=qpv))
+    for code in qpv["code_qp"]:
+        pd.testing.assert_frame_equal(FicheQPV(ensemble, code).seances, seances_du_qpv(situee, code))
 
 
 @settings(max_examples=60, deadline=None)

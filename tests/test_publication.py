@@ -212,8 +212,8 @@ def test_deuxieme_lot_arrete_par_le_verrou(tmp_path):
 
 
 def test_sortie_refusee_avant_d_importer_le_lot(tmp_path):
-    """Un autre lot en cours, une sortie où l'on ne peut écrire : la commande le dit avant
-    d'importer le lot et de lire les données (ses noyaux, à peine lancés, sont arrêtés)."""
+    """Un autre lot en cours, une sortie où l'on ne peut écrire, un département hors du centre :
+    la commande le dit avant d'importer le lot, de lire les données et de démarrer ses noyaux."""
     sortie = tmp_path / "reports"
     sortie.mkdir()
     (sortie / ".observatoire.verrou").write_text(
@@ -222,7 +222,8 @@ def test_sortie_refusee_avant_d_importer_le_lot(tmp_path):
     script = (
         "import sys\nfrom observatoire.cli import main\n"
         f"code = main(['rapports', '--donnees', {str(DEMO)!r}, '--sortie', sys.argv[1]])\n"
-        "print(code, 'observatoire.publication.lot' in sys.modules, 'observatoire.ensemble' in sys.modules)"
+        "print(code, 'observatoire.publication.lot' in sys.modules, 'observatoire.ensemble' in sys.modules,"
+        " 'papermill' in sys.modules)"
     )
     refus = {
         sortie: "Un autre lot écrit déjà dans ce dossier de sortie",
@@ -232,7 +233,24 @@ def test_sortie_refusee_avant_d_importer_le_lot(tmp_path):
         resultat = subprocess.run(
             [sys.executable, "-c", script, str(refusee)], capture_output=True, text=True, timeout=120
         )
-        assert resultat.stdout.split() == ["2", "False", "False"], resultat.stdout + resultat.stderr[-2000:]
+        assert resultat.stdout.split() == ["2", "False", "False", "False"], (
+            resultat.stdout + resultat.stderr[-2000:]
+        )
+        assert message in lisible(resultat.stderr) and "Traceback" not in resultat.stderr
+    # Sortie libre, département hors du territoire du centre (data/demo/observatoire.toml).
+    hors_du_centre = script.replace(
+        "'--sortie', sys.argv[1]", "'--sortie', sys.argv[1], '--departements', '13'"
+    )
+    resultat = subprocess.run(
+        [sys.executable, "-c", hors_du_centre, str(tmp_path / "libre")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resultat.stdout.split() == ["2", "False", "False", "False"], (
+        resultat.stdout + resultat.stderr[-2000:]
+    )
+    for message in ("hors du territoire du centre : 13", "Codes disponibles : 78, 92, 95"):
         assert message in lisible(resultat.stderr) and "Traceback" not in resultat.stderr
 
 

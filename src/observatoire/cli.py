@@ -354,15 +354,22 @@ def _centre(arguments) -> int:
 
 def _rapports(arguments) -> int:
     parametres = _parametres(arguments)  # paramètres invalides : dit tout de suite, avant le lot
-    from .publication.noyaux import Noyaux  # import différé : --help reste rapide
+    # Imports différés : --help reste rapide.
+    from .activite.centre import refuser_hors_du_centre, trouver_centre
+    from .publication.sortie import verifier_sortie
 
-    # Les noyaux démarrent (et préchargent) pendant que le lot s'importe (0,7 s) et lit les données ;
-    # une sortie refusée (ou un autre lot en cours) les arrête aussitôt, avant l'import du lot.
+    # Refus dits avant de démarrer les noyaux (chacun coûte 2 s de processeur) : un département
+    # hors du centre (observatoire.toml ; sans ce fichier, le territoire est celui du référentiel,
+    # contrôlé à la lecture), une sortie interdite, un autre lot en cours.
+    centre = trouver_centre(parametres.chemin_donnees)
+    if centre is not None:
+        refuser_hors_du_centre(parametres.departements, centre)
+    verifier_sortie(parametres)
+    from .publication.noyaux import Noyaux
+
+    # Les noyaux démarrent (et préchargent) pendant que le lot s'importe (0,7 s) et lit les données.
     with Noyaux(parametres.jobs) as noyaux:
-        from .publication.sortie import verifier_sortie  # import différé : --help reste rapide
-
-        verifier_sortie(parametres)
-        from .publication.lot import produire_rapports  # import différé : --help reste rapide
+        from .publication.lot import produire_rapports
 
         bilan = produire_rapports(
             parametres, progression=True, pdf=not arguments.sans_pdf, formats=arguments.formats, noyaux=noyaux

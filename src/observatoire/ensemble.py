@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .activite.centre import Centre, trouver_centre
+from .activite.centre import Centre, refuser_hors_du_centre, trouver_centre
 from .activite.lecture import Activite, annees_disponibles, chemin_donnees_annee, lire_activite
 from .commun.codes import SYNTHESE, normaliser_territoire
 from .commun.erreurs import ErreurParametre
@@ -214,13 +214,7 @@ def _territoire_du_centre(parametres: Parametres, centre: Centre, referentiel: R
             f"installé ne contient que {', '.join(installes)}. Installez celui du centre : "
             "« observatoire referentiel installer --depuis ../shared/reference --donnees DOSSIER »."
         )
-    inconnus = [c for c in parametres.departements if c not in centre.departements]
-    if inconnus:
-        raise ErreurParametre(
-            f"{accord(len(inconnus), 'Département', 'Départements')} hors du territoire du centre : {', '.join(inconnus)}. "
-            "Codes disponibles : "
-            f"{', '.join(centre.departements)}."
-        )
+    refuser_hors_du_centre(parametres.departements, centre)
     inconnus = membres_adherents(referentiel, centre.adherents).query("type == ''")["code"].tolist()
     if inconnus:
         raise ErreurParametre(

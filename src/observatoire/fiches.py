@@ -27,7 +27,7 @@ from .commun.fichiers import ecrire_atomique
 from .commun.parametres import Parametres
 from .commun.typographie import format_date, format_distance, format_nombre, format_part, nombre_de
 from .ensemble import Ensemble
-from .indicateurs.couverture import couverture_qpv, seances_du_qpv
+from .indicateurs.couverture import couverture_qpv
 from .presentation.carte_quartier import page_carte_quartier
 from .presentation.gabarits import Section, macro, paragraphe, rendre, rendre_page
 from .presentation.leaflet import fichiers_leaflet
@@ -89,20 +89,21 @@ class FicheQPV:
         self._alentours = alentours or _Alentours(ensemble)
         referentiel = ensemble.referentiel
         qpv = referentiel.qpv
-        trouve = qpv[qpv["code_qp"] == str(code_qp).strip().upper()]
-        if trouve.empty:
+        position = self._alentours.positions_qpv.get(str(code_qp).strip().upper())
+        if position is None:
             raise ErreurParametre(
                 f"QPV inconnu du référentiel : « {code_qp} ». Un code QPV 2024 s'écrit QN + département + "
                 "numéro + lettre, par exemple QN09531M."
             )
         self.ensemble, self.situee, self.referentiel = ensemble, ensemble.situee, referentiel
         # Distances au sol : Lambert-93 est corrigé de son échelle hors métropole.
-        self._echelle = float(echelle_lambert93([trouve.geometry.iloc[0].representative_point()])[0])
-        self.qpv = trouve.iloc[0]
+        self._position = position
+        self.qpv = qpv.iloc[position]
+        self._echelle = float(echelle_lambert93([self.qpv.geometry.representative_point()])[0])
         self.code = str(self.qpv["code_qp"])
         self.departement = str(self.qpv["insee_dep"])
         self.communes = [c.strip() for c in str(self.qpv.get("insee_com", "")).split(",") if c.strip()]
-        self.seances = seances_du_qpv(self.situee, self.code)
+        self.seances = self._alentours.seances_du_qpv(self.code)
         self.leaflet_partage = leaflet_partage
 
     @property
@@ -371,8 +372,11 @@ class FicheQPV:
         rayon = RAYON_VOISINAGE_M * self._echelle  # en mètres projetés (voir echelle_lambert93)
         voisins = np.sort(qpv.sindex.query(forme, predicate="dwithin", distance=rayon))
         voisins = voisins[qpv["code_qp"].to_numpy()[voisins] != self.code]
-        moi = qpv[qpv["code_qp"] == self.code]
-        anneau = gpd.GeoDataFrame(geometry=moi.buffer(self.situee.distance_proximite_m * self._echelle))
+        anneau = gpd.GeoDataFrame(
+            geometry=qpv.geometry.iloc[[self._position]].buffer(
+                self.situee.distance_proximite_m * self._echelle
+            )
+        )
         # Le cadre (le quartier et 800 m autour) et les communes alentour (2 km de plus) se lisent
         # sur l'emprise du quartier élargie : l'index spatial ne regarde que les emprises, et
         # élargir un polygone détaillé coûtait la moitié du temps d'une fiche.
@@ -388,7 +392,7 @@ class FicheQPV:
         lieux = self._lieux_alentour(forme, rayon)
         return page_carte_quartier(
             titre=f"Carte du quartier {self.qpv['lib_qp']} ({self.code})",
-            quartier=alentours.qpv_wgs84[alentours.qpv_wgs84["code_qp"] == self.code],
+            quartier=alentours.qpv_wgs84.iloc[[self._position]],
             anneau=anneau.to_crs("EPSG:4326"),
             voisins=alentours.qpv_wgs84.iloc[voisins],
             communes=alentours.limites_des_communes_wgs84.iloc[alentour],
@@ -424,27 +428,29 @@ class FicheQPV:
         alentour = self._alentours.placees_wgs84.iloc[
             np.sort(placees.sindex.query(forme, predicate="dwithin", distance=rayon))
         ]
-        proches = set(self.seances["id_seance"])
-        lieux = pd.DataFrame(
-            {
-                "lat": alentour.geometry.y.round(5).to_numpy(),
-                "lon": alentour.geometry.x.round(5).to_numpy(),
-                "proche": alentour["id_seance"].isin(proches).to_numpy(),
-                "nom": alentour["lieu"]
-                .where(alentour["lieu"] != "", alentour["nom_com"])
-                .astype(str)
-                .to_numpy(),
-            }
-        )
+        lat = alentour.geometry.y.round(5).to_numpy()
+        lon = alentour.geometry.x.round(5).to_numpy()
+        proche = alentour["id_seance"].isin(set(self.seances["id_seance"])).to_numpy()
+        nom = alentour["lieu"].where(alentour["lieu"] != "", alentour["nom_com"]).astype(str).to_numpy()
         # Un marqueur par lieu (pas par séance) : la fiche ne grossit pas avec le nombre de séances.
+        # Les points d'un lieu se suivent une fois triés (tri stable : le premier nomme le lieu).
+        ordre = np.lexsort((lon, lat))
+        lat, lon, proche, nom = lat[ordre], lon[ordre], proche[ordre], nom[ordre]
+        debuts = (
+            np.flatnonzero(np.r_[True, (lat[1:] != lat[:-1]) | (lon[1:] != lon[:-1])])
+            if len(ordre)
+            else ordre
+        )
+        comptes = np.diff(np.r_[debuts, len(ordre)])
+        proches = np.logical_or.reduceat(proche, debuts) if len(debuts) else debuts
         return [
             {
-                "lat": lat,
-                "lon": lon,
-                "proche": bool(lieu["proche"].any()),
-                "texte": f"{lieu['nom'].iloc[0]} : {nombre_de(len(lieu), 'séance')}",
+                "lat": float(lat[d]),
+                "lon": float(lon[d]),
+                "proche": bool(p),
+                "texte": f"{nom[d]} : {nombre_de(int(n), 'séance')}",
             }
-            for (lat, lon), lieu in lieux.groupby(["lat", "lon"], sort=True)
+            for d, n, p in zip(debuts, comptes, proches, strict=True)
         ]
 
     def _lieux_proches(self) -> pd.DataFrame:
@@ -572,6 +578,47 @@ class _Alentours:
         if departement not in self._couvertures:
             self._couvertures[departement] = couverture_qpv(self.situee, self.referentiel, departement)
         return self._couvertures[departement]
+
+    @cached_property
+    def positions_qpv(self) -> dict[str, int]:
+        """Position de chaque QPV dans le référentiel, par code (la première s'il se répète)."""
+        positions: dict[str, int] = {}
+        for position, code in enumerate(self.referentiel.qpv["code_qp"].astype(str)):
+            positions.setdefault(code, position)
+        return positions
+
+    def seances_du_qpv(self, code_qp: str) -> pd.DataFrame:
+        """Les séances du QPV, comme ``seances_du_qpv`` : dedans ou à proximité, la plus proche
+        d'abord (à distance égale, la plus ancienne, puis dans l'ordre de la table)."""
+        seances = self._seances_par_qpv.get(code_qp)
+        return (self._aucune_seance if seances is None else seances).copy()
+
+    @cached_property
+    def _seances_jointes(self) -> pd.DataFrame:
+        # Une jointure pour toutes les fiches au lieu d'une par QPV (la moitié du temps d'une
+        # fiche quand chacune filtrait et joignait les séances).
+        colonnes = ["id_seance", "date", "intitule", "nom_com", "lieu", "participants"]
+        seances = pd.DataFrame(self.situee.seances[colonnes]).assign(
+            _ordre=np.arange(len(self.situee.seances))
+        )
+        paires = self.situee.paires_qpv[["code_qp", "id_seance", "distance_qpv_m"]]
+        jointes = seances.merge(paires, on="id_seance")
+        jointes["situation"] = np.where(jointes["distance_qpv_m"] == 0, "dans le QPV", "à proximité")
+        jointes["distance_qpv_m"] = jointes["distance_qpv_m"].round(0).astype("int64")
+        return jointes.sort_values(["code_qp", "distance_qpv_m", "date", "_ordre"], kind="stable")
+
+    @cached_property
+    def _seances_par_qpv(self) -> dict[str, pd.DataFrame]:
+        colonnes = [c for c in self._seances_jointes.columns if c not in ("code_qp", "_ordre")]
+        return {
+            str(code): groupe[colonnes].reset_index(drop=True)
+            for code, groupe in self._seances_jointes.groupby("code_qp", sort=False)
+        }
+
+    @cached_property
+    def _aucune_seance(self) -> pd.DataFrame:
+        colonnes = [c for c in self._seances_jointes.columns if c not in ("code_qp", "_ordre")]
+        return self._seances_jointes.iloc[0:0][colonnes].reset_index(drop=True)
 
     @cached_property
     def contexte(self) -> pd.DataFrame:

@@ -32,8 +32,17 @@ from ..commun.fichiers import (
 )
 from ..commun.garde import entrees_des_donnees, refuser_dans_un_dossier_protege, verifier_sorties
 from ..commun.lecture import caracteres_interdits, decoder
+from ..commun.typographie import accord
 
-__all__ = ["NOM_FICHIER_CENTRE", "Centre", "creer_centre", "lire_centre", "texte_du_centre", "trouver_centre"]
+__all__ = [
+    "NOM_FICHIER_CENTRE",
+    "Centre",
+    "creer_centre",
+    "lire_centre",
+    "refuser_hors_du_centre",
+    "texte_du_centre",
+    "trouver_centre",
+]
 
 NOM_FICHIER_CENTRE = "observatoire.toml"
 _CLES = {"nom", "libelle", "departements", "adherents"}
@@ -79,6 +88,30 @@ def trouver_centre(donnees: str | Path) -> Centre | None:
     """
     chemin = Path(donnees) / NOM_FICHIER_CENTRE
     return lire_centre(chemin) if chemin.is_file() else None
+
+
+def refuser_hors_du_centre(departements: Iterable[str], centre: Centre) -> None:
+    """Refuse des départements demandés qui ne sont pas du territoire du centre.
+
+    Parameters
+    ----------
+    departements : iterable of str
+        Codes demandés, normalisés (``Parametres.departements``).
+    centre : Centre
+        Le centre (``observatoire.toml``, ou le territoire du référentiel installé).
+
+    Raises
+    ------
+    ErreurParametre
+        Un ou plusieurs départements hors du territoire : le message les dit tous, et les codes
+        disponibles.
+    """
+    inconnus = [c for c in departements if c not in centre.departements]
+    if inconnus:
+        raise ErreurParametre(
+            f"{accord(len(inconnus), 'Département', 'Départements')} hors du territoire du centre : "
+            f"{', '.join(inconnus)}. Codes disponibles : {', '.join(centre.departements)}."
+        )
 
 
 def lire_centre(chemin: str | Path) -> Centre:

@@ -354,8 +354,7 @@ def _centre(arguments) -> int:
 
 def _rapports(arguments) -> int:
     parametres = _parametres(arguments)  # paramètres invalides : dit tout de suite, avant le lot
-    # Imports différés : --help reste rapide.
-    from .activite.centre import refuser_hors_du_centre, trouver_centre
+    from .activite.centre import refuser_hors_du_centre, trouver_centre  # import différé : --help rapide
     from .publication.sortie import verifier_sortie
 
     # Refus dits avant de démarrer les noyaux (chacun coûte 2 s de processeur) : un département

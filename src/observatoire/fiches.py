@@ -609,16 +609,13 @@ class _Alentours:
 
     @cached_property
     def _seances_par_qpv(self) -> dict[str, pd.DataFrame]:
-        colonnes = [c for c in self._seances_jointes.columns if c not in ("code_qp", "_ordre")]
-        return {
-            str(code): groupe[colonnes].reset_index(drop=True)
-            for code, groupe in self._seances_jointes.groupby("code_qp", sort=False)
-        }
+        jointes = self._seances_jointes
+        par_qpv = jointes.drop(columns=["code_qp", "_ordre"]).groupby(jointes["code_qp"], sort=False)
+        return {str(code): groupe.reset_index(drop=True) for code, groupe in par_qpv}
 
     @cached_property
     def _aucune_seance(self) -> pd.DataFrame:
-        colonnes = [c for c in self._seances_jointes.columns if c not in ("code_qp", "_ordre")]
-        return self._seances_jointes.iloc[0:0][colonnes].reset_index(drop=True)
+        return self._seances_jointes.drop(columns=["code_qp", "_ordre"]).iloc[0:0].reset_index(drop=True)
 
     @cached_property
     def contexte(self) -> pd.DataFrame:

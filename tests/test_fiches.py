@@ -76,15 +76,47 @@ def _distance_ecrite(metres: int) -> str:
     return str(kilometres.quantize(Decimal("0.1"), ROUND_HALF_UP)).replace(".", ",") + " km"
 
 
-def test_seances_de_chaque_fiche_comme_seances_du_qpv(rapport):
-    """Les fiches lisent leurs séances dans une jointure faite une fois : chaque QPV du
-    territoire retrouve exactement ``seances_du_qpv`` (lignes, ordre, types)."""
+def _seances_recomptees(situee, code_qp: str) -> pd.DataFrame:
+    """À la main, ligne à ligne : les paires du QPV, la séance de chacune, sa distance arrondie
+    au mètre (``round`` : au pair à mi-chemin), la plus proche d'abord, puis la plus ancienne
+    (sans date : après les datées), puis dans l'ordre de la table des séances."""
+    seances = situee.seances.reset_index(drop=True)
+    position = {s: i for i, s in enumerate(seances["id_seance"])}
+    retenues = [
+        (position[s], d)
+        for s, c, d in zip(
+            situee.paires_qpv["id_seance"],
+            situee.paires_qpv["code_qp"],
+            situee.paires_qpv["distance_qpv_m"],
+            strict=True,
+        )
+        if c == code_qp and s in position
+    ]
+
+    def rang(retenue):
+        date = seances["date"].iloc[retenue[0]]
+        return (round(retenue[1]), pd.isna(date), 0 if pd.isna(date) else date.value, retenue[0])
+
+    retenues.sort(key=rang)
+    colonnes = ["id_seance", "date", "intitule", "nom_com", "lieu", "participants"]
+    attendu = seances.iloc[[p for p, _ in retenues]][colonnes].reset_index(drop=True)
+    attendu["distance_qpv_m"] = np.array([round(d) for _, d in retenues], dtype="int64")
+    attendu["situation"] = pd.Series(
+        ["dans le QPV" if d == 0 else "à proximité" for _, d in retenues], dtype="str"
+    )
+    return attendu
+
+
+def test_seances_de_chaque_fiche_recomptees_a_la_main(rapport):
+    """Chaque QPV du territoire : les séances de sa fiche (une jointure pour toutes les fiches)
+    et celles de ``seances_du_qpv`` (exploration) sont celles recomptées ligne à ligne."""
     ensemble = rapport.ensemble
     codes = ensemble.referentiel.qpv["code_qp"]
     atteints = 0
     for code in codes:
-        attendu = seances_du_qpv(ensemble.situee, code)
+        attendu = _seances_recomptees(ensemble.situee, code)
         pd.testing.assert_frame_equal(FicheQPV(ensemble, code).seances, attendu)
+        pd.testing.assert_frame_equal(seances_du_qpv(ensemble.situee, code), attendu)
         atteints += not attendu.empty
     assert 0 < atteints < len(codes)
 
@@ -102,9 +134,9 @@ def test_seances_de_chaque_fiche_comme_seances_du_qpv(rapport):
     ),
     st.lists(st.sampled_from(["2023-01-05", "2023-01-05", "2023-03-01", None]), min_size=8, max_size=8),
 )
-def test_seances_des_fiches_ex_aequo_comme_seances_du_qpv(paires, dates):
+def test_seances_des_fiches_ex_aequo_recomptees_a_la_main(paires, dates):
     """Données tirées pour les égalités : distances qui s'arrondissent pareil, dates répétées ou
-    absentes ; l'ordre reste celui de ``seances_du_qpv`` (la table, à égalité)."""
+    absentes, QPV sans séance ; fiches et ``seances_du_qpv`` gardent l'ordre recompté à la main."""
     seances = pd.DataFrame(
         {
             "id_seance": [f"S{i}" for i in (3, 1, 7, 0, 5, 2, 6, 4)],
@@ -128,7 +160,9 @@ def test_seances_des_fiches_ex_aequo_comme_seances_du_qpv(paires, dates):
     )
     ensemble = SimpleNamespace(situee=situee, referentiel=SimpleNamespace(qpv=qpv))
     for code in qpv["code_qp"]:
-        pd.testing.assert_frame_equal(FicheQPV(ensemble, code).seances, seances_du_qpv(situee, code))
+        attendu = _seances_recomptees(situee, code)
+        pd.testing.assert_frame_equal(FicheQPV(ensemble, code).seances, attendu)
+        pd.testing.assert_frame_equal(seances_du_qpv(situee, code), attendu)
 
 
 @settings(max_examples=60, deadline=None)

@@ -27,7 +27,7 @@ from .commun.fichiers import ecrire_atomique
 from .commun.parametres import Parametres
 from .commun.typographie import format_date, format_distance, format_nombre, format_part, nombre_de
 from .ensemble import Ensemble
-from .indicateurs.couverture import couverture_qpv
+from .indicateurs.couverture import couverture_qpv, seances_des_qpv
 from .presentation.carte_quartier import page_carte_quartier
 from .presentation.gabarits import Section, macro, paragraphe, rendre, rendre_page
 from .presentation.leaflet import fichiers_leaflet
@@ -588,34 +588,14 @@ class _Alentours:
         return positions
 
     def seances_du_qpv(self, code_qp: str) -> pd.DataFrame:
-        """Les séances du QPV, comme ``seances_du_qpv`` : dedans ou à proximité, la plus proche
-        d'abord (à distance égale, la plus ancienne, puis dans l'ordre de la table)."""
-        seances = self._seances_par_qpv.get(code_qp)
-        return (self._aucune_seance if seances is None else seances).copy()
-
-    @cached_property
-    def _seances_jointes(self) -> pd.DataFrame:
-        # Une jointure pour toutes les fiches au lieu d'une par QPV (la moitié du temps d'une
-        # fiche quand chacune filtrait et joignait les séances).
-        colonnes = ["id_seance", "date", "intitule", "nom_com", "lieu", "participants"]
-        seances = pd.DataFrame(self.situee.seances[colonnes]).assign(
-            _ordre=np.arange(len(self.situee.seances))
-        )
-        paires = self.situee.paires_qpv[["code_qp", "id_seance", "distance_qpv_m"]]
-        jointes = seances.merge(paires, on="id_seance")
-        jointes["situation"] = np.where(jointes["distance_qpv_m"] == 0, "dans le QPV", "à proximité")
-        jointes["distance_qpv_m"] = jointes["distance_qpv_m"].round(0).astype("int64")
-        return jointes.sort_values(["code_qp", "distance_qpv_m", "date", "_ordre"], kind="stable")
+        """Les séances du QPV (``seances_du_qpv``), à la fiche qui les demande."""
+        return self._seances_par_qpv[code_qp].copy()
 
     @cached_property
     def _seances_par_qpv(self) -> dict[str, pd.DataFrame]:
-        jointes = self._seances_jointes
-        par_qpv = jointes.drop(columns=["code_qp", "_ordre"]).groupby(jointes["code_qp"], sort=False)
-        return {str(code): groupe.reset_index(drop=True) for code, groupe in par_qpv}
-
-    @cached_property
-    def _aucune_seance(self) -> pd.DataFrame:
-        return self._seances_jointes.drop(columns=["code_qp", "_ordre"]).iloc[0:0].reset_index(drop=True)
+        # Une jointure pour toutes les fiches au lieu d'une par QPV (la moitié du temps d'une
+        # fiche quand chacune filtrait et joignait les séances).
+        return seances_des_qpv(self.situee, self.positions_qpv)
 
     @cached_property
     def contexte(self) -> pd.DataFrame:

@@ -5,6 +5,8 @@ tableaux des rapports et des fiches, et des infobulles des cartes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -18,6 +20,7 @@ __all__ = [
     "couverture_qpv",
     "membres_adherents",
     "restreindre",
+    "seances_des_qpv",
     "seances_du_qpv",
 ]
 
@@ -221,13 +224,47 @@ def seances_du_qpv(situee: ActiviteSituee, code_qp: str) -> pd.DataFrame:
     pandas.DataFrame
         ``id_seance``, ``date``, ``intitule``, ``nom_com``, ``lieu``, ``participants``,
         ``distance_qpv_m`` (mètres au sol, arrondis), ``situation`` (« dans le QPV » ou « à
-        proximité »).
+        proximité ») ; à distance égale, la plus ancienne, puis dans l'ordre de la table.
     """
-    paires = situee.paires_qpv[situee.paires_qpv["code_qp"] == code_qp]
+    return seances_des_qpv(situee, [code_qp])[code_qp]
+
+
+def seances_des_qpv(situee: ActiviteSituee, codes_qp: Iterable[str]) -> dict[str, pd.DataFrame]:
+    """Les séances de chacun des QPV demandés, comme ``seances_du_qpv``, en une seule jointure.
+
+    Parameters
+    ----------
+    situee : ActiviteSituee
+        Activité rattachée.
+    codes_qp : iterable of str
+        Codes des QPV (les fiches d'un territoire : tous ses QPV).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        Pour chaque code demandé, la table de ``seances_du_qpv`` (vide, avec les mêmes colonnes,
+        pour un QPV sans séance) ; chaque table est à l'appelant.
+    """
+    codes = list(dict.fromkeys(codes_qp))
+    paires = situee.paires_qpv[situee.paires_qpv["code_qp"].isin(codes)]
+    jointes = _seances_jointes(situee, paires)
+    seances = jointes.drop(columns=["code_qp", "_ordre"])
+    par_qpv = {
+        str(code): groupe.reset_index(drop=True)
+        for code, groupe in seances.groupby(jointes["code_qp"], sort=False)
+    }
+    aucune = seances.iloc[0:0].reset_index(drop=True)
+    return {code: par_qpv[code] if code in par_qpv else aucune.copy() for code in codes}
+
+
+def _seances_jointes(situee: ActiviteSituee, paires: pd.DataFrame) -> pd.DataFrame:
     colonnes = ["id_seance", "date", "intitule", "nom_com", "lieu", "participants"]
-    # Les seules séances du QPV avant la jointure : une fiche par QPV, 20 000 séances en France.
-    retenues = situee.seances.loc[situee.seances["id_seance"].isin(paires["id_seance"]), colonnes]
-    seances = pd.DataFrame(retenues).merge(paires[["id_seance", "distance_qpv_m"]], on="id_seance")
-    seances["situation"] = np.where(seances["distance_qpv_m"] == 0, "dans le QPV", "à proximité")
-    seances["distance_qpv_m"] = seances["distance_qpv_m"].round(0).astype("int64")
-    return seances.sort_values(["distance_qpv_m", "date"], kind="stable").reset_index(drop=True)
+    # Les seules séances des QPV demandés avant la jointure : 20 000 séances en France.
+    retenues = pd.DataFrame(
+        situee.seances.loc[situee.seances["id_seance"].isin(paires["id_seance"]), colonnes]
+    )
+    retenues["_ordre"] = np.arange(len(retenues))
+    jointes = retenues.merge(paires[["code_qp", "id_seance", "distance_qpv_m"]], on="id_seance")
+    jointes["situation"] = np.where(jointes["distance_qpv_m"] == 0, "dans le QPV", "à proximité")
+    jointes["distance_qpv_m"] = jointes["distance_qpv_m"].round(0).astype("int64")
+    return jointes.sort_values(["code_qp", "distance_qpv_m", "date", "_ordre"], kind="stable")

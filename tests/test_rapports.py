@@ -266,13 +266,21 @@ def test_papermill_direct_normalise_le_code(tmp_path, valeur):
     assert re.search(attendu, sortie.read_text(encoding="utf-8"))
 
 
-def test_ensemble_d_un_departement_donne_les_memes_chiffres_que_l_ensemble_entier(tmp_path):
-    """Chaque notebook de département reçoit une activité réduite : rien ne doit changer."""
-    from observatoire import Ensemble, Parametres, calculer_indicateurs, preparer_rapport
-    from observatoire.rapport import Rapport
+@pytest.fixture(scope="module")
+def ensemble_ecrit(tmp_path_factory):
+    """L'ensemble de la démonstration 2023 et ses fichiers par territoire, comme le lot les écrit."""
+    from observatoire import Ensemble, Parametres
 
     ensemble = Ensemble.preparer(Parametres(annee=2023, donnees=DEMO))
-    fichiers = ensemble.ecrire(tmp_path, ["78", "92", "95", "synthese"])
+    return ensemble, ensemble.ecrire(tmp_path_factory.mktemp("ensemble"), ["78", "92", "95", "synthese"])
+
+
+def test_ensemble_d_un_departement_donne_les_memes_chiffres_que_l_ensemble_entier(ensemble_ecrit):
+    """Chaque notebook de département reçoit une activité réduite : rien ne doit changer."""
+    from observatoire import Ensemble, calculer_indicateurs, preparer_rapport
+    from observatoire.rapport import Rapport
+
+    ensemble, fichiers = ensemble_ecrit
     total = len(ensemble.situee.participations)
     complet = Ensemble.lire(fichiers["synthese"])
     for departement in ("78", "92", "95"):
@@ -294,6 +302,25 @@ def test_ensemble_d_un_departement_donne_les_memes_chiffres_que_l_ensemble_entie
             "evolution",
         ):
             assert str(getattr(reduit, section)()) == str(getattr(entier, section)()), (departement, section)
+
+
+def test_noyau_du_lot_ne_charge_pas_la_lecture_des_donnees(ensemble_ecrit):
+    """Un noyau du lot importe ce que son préchargement importe, relit l'ensemble écrit et
+    produit chaque section sans importer pandera ni openpyxl (la lecture des exports) : environ
+    0,3 s de processeur par noyau, une cinquantaine de noyaux dans la suite."""
+    from observatoire.publication.noyaux import PRECHARGEMENT
+
+    _, fichiers = ensemble_ecrit
+    code = (
+        f"{PRECHARGEMENT}\nimport sys\nfrom observatoire import preparer_rapport\n"
+        f"rapport = preparer_rapport('95', ensemble={str(fichiers['95'])!r})\n"
+        "for section in ('titre', 'chiffres_cles', 'carte', 'couverture', 'activite_detaillee', 'demandes',"
+        " 'evolution', 'methode'):\n    str(getattr(rapport, section)())\n"
+        "print(sorted(m for m in ('pandera', 'openpyxl', 'observatoire.activite.lecture') if m in sys.modules))"
+    )
+    resultat = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert resultat.returncode == 0, resultat.stderr[-2000:]
+    assert resultat.stdout.strip() == "[]"
 
 
 def test_comparaison_des_departements_identique_sans_decoupage(monkeypatch):

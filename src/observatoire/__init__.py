@@ -26,7 +26,7 @@ _MODULES = {
     "installer_referentiel": "referentiel.installation",
     "verifier_referentiel": "referentiel.verification",
     "telecharger_referentiel": "referentiel.telechargement",
-    "Activite": "activite.lecture",
+    "Activite": "activite.donnees",
     "lire_activite": "activite.lecture",
     "ActiviteSituee": "jointures",
     "apparier_qpv": "jointures",
@@ -100,7 +100,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pour les vérificateurs de types et les éditeurs
-    from .activite.lecture import Activite, lire_activite
+    from .activite.donnees import Activite
+    from .activite.lecture import lire_activite
     from .commun.codes import normaliser_departement
     from .commun.erreurs import ErreurDonnees, ErreurObservatoire, ErreurParametre, ErreurReferentiel
     from .commun.parametres import Parametres

@@ -512,7 +512,7 @@ def _referentiel(arguments) -> int:
 
 def _source_a_valider(arguments) -> tuple[Path, int | None, Path]:
     """Le dossier ou classeur à lire, comme ``rapports`` le trouverait, l'année et le chemin donné."""
-    from .activite.lecture import (  # import différé : --help reste rapide
+    from .activite.donnees import (  # import différé : --help reste rapide
         annees_disponibles,
         chemin_donnees_annee,
     )

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import activite as paquet_activite
 from .activite.centre import Centre, refuser_hors_du_centre, trouver_centre
-from .activite.lecture import Activite, annees_disponibles, chemin_donnees_annee, lire_activite
+from .activite.donnees import Activite, annees_disponibles, chemin_donnees_annee
 from .commun.codes import SYNTHESE, normaliser_territoire
 from .commun.erreurs import ErreurParametre
 from .commun.fichiers import chemin_affichable, dossier_referentiel_par_defaut
@@ -87,14 +88,14 @@ class Ensemble:
         chemin = chemin_donnees_annee(parametres.chemin_donnees, parametres.annee)
         if chemin is None:
             raise ErreurParametre(_message_annee_absente(parametres))
-        activite = lire_activite(
+        activite = paquet_activite.lire_activite(
             chemin, annee=parametres.annee, tolerant=parametres.tolerant, referentiel=referentiel
         )
         situee = situer_activite(activite, referentiel, parametres.distance_proximite_m)
         precedente, source_precedente = None, None
         chemin_precedent = chemin_donnees_annee(parametres.chemin_donnees, parametres.annee - 1)
         if chemin_precedent is not None and chemin_precedent != chemin:
-            anterieure = lire_activite(
+            anterieure = paquet_activite.lire_activite(
                 chemin_precedent, annee=parametres.annee - 1, tolerant=True, referentiel=referentiel
             )
             precedente = situer_activite(anterieure, referentiel, parametres.distance_proximite_m)

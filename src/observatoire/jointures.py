@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .activite.lecture import Activite
+from .activite.donnees import Activite
 from .commun.codes import departement_de_commune
 from .commun.parametres import DISTANCE_PROXIMITE_M
 from .referentiel.chargement import Referentiel

@@ -14,7 +14,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from .activite.centre import Centre
-from .activite.lecture import Activite
+from .activite.donnees import Activite
 from .commun.codes import SYNTHESE, normaliser_territoire
 from .commun.erreurs import ErreurParametre
 from .commun.fichiers import chemin_affichable, version_observatoire

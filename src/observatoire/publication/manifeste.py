@@ -10,8 +10,8 @@ import platform
 from importlib import metadata
 
 from ..activite.centre import NOM_FICHIER_CENTRE
+from ..activite.donnees import chemin_donnees_annee
 from ..activite.geocodage import NOM_CACHE
-from ..activite.lecture import chemin_donnees_annee
 from ..activite.lieux import NOM_REGISTRE
 from ..commun.fichiers import chemin_affichable, sha256_fichier, version_observatoire
 from ..ensemble import Ensemble

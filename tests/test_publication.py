@@ -22,7 +22,7 @@ import nbformat
 import pytest
 
 from observatoire.commun.fichiers import marquer_dossier
-from observatoire.publication.exports import normaliser_notebook
+from observatoire.publication.exports import normaliser_notebook, page_a_imprimer
 
 from .conftest import DEMO, RACINE, copier_demo_piegee, lisible
 
@@ -181,6 +181,38 @@ def test_pdf_a4_avec_chiffres_et_carte(deux_lots):
     assert b"file://" not in pdf.read_bytes()
     assert "CreationDate" not in infos and b"/ModDate" not in pdf.read_bytes(), "aucune heure"
     assert subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stderr == ""
+
+
+def test_page_imprimee_sans_carte_interactive_ni_liens():
+    """Imprimée, la page perd la carte interactive (masquée à l'impression, la statique la
+    remplace : Chromium n'a pas à y exécuter Leaflet), ses liens, et ouvre ses blocs repliés ;
+    un « </iframe> » dans les données du cadre (échappé dans srcdoc) ne coupe rien d'autre."""
+    page = (
+        '<h2>Carte</h2><iframe class="obs-carte-interactive" style="height:620px" title="Carte" '
+        'srcdoc="&lt;p&gt;&amp;lt;/iframe&amp;gt;&lt;/p&gt;&lt;script&gt;L.map()&lt;/script&gt;"></iframe>'
+        '<img class="obs-carte-statique" src="data:image/png;base64,AA" alt="Carte statique">'
+        '<p><a href="carte.html">Ouvrir la carte seule</a></p><details><summary>Légende</summary>x</details>'
+        '<iframe class="obs-carte-interactive" src="carte.html"></iframe><h2>Couverture</h2>'
+    )
+    imprimee = page_a_imprimer(page)
+    assert "iframe" not in imprimee and "L.map" not in imprimee
+    assert imprimee == (
+        '<h2>Carte</h2><img class="obs-carte-statique" src="data:image/png;base64,AA" alt="Carte statique">'
+        "<p><a>Ouvrir la carte seule</a></p><details open><summary>Légende</summary>x</details>"
+        "<h2>Couverture</h2>"
+    )
+
+
+@pytest.mark.lent
+def test_page_imprimee_du_lot_garde_tout_sauf_la_carte_interactive(lot):
+    """Sur une vraie page publiée : seule la carte interactive part ; titres, tableaux, images et
+    carte statique restent, dans le même ordre."""
+    bilan, _ = lot
+    page = (bilan["dossier"] / "95" / "rapport.html").read_text(encoding="utf-8")
+    imprimee = page_a_imprimer(page)
+    assert '<iframe class="obs-carte-interactive"' in page and "<iframe" not in imprimee
+    for balise in ("<h2", "<table", "<img", 'class="obs-carte-statique'):
+        assert imprimee.count(balise) == page.count(balise), balise
 
 
 @pytest.mark.lent

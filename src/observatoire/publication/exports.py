@@ -229,7 +229,15 @@ def _sans_chromium() -> str | None:
 
 def page_a_imprimer(page: str) -> str:
     """La page telle qu'imprimée : sans liens (Chromium en ferait des adresses de la machine,
-    mortes dans un PDF envoyé par courriel), blocs repliés ouverts."""
+    mortes dans un PDF envoyé par courriel), blocs repliés ouverts, sans la carte interactive.
+
+    La carte interactive est masquée à l'impression (la carte statique la remplace), mais
+    Chromium chargerait quand même son cadre et y exécuterait Leaflet : retirée, le PDF est le
+    même, octet pour octet, pour un cinquième de calcul en moins dans Chromium.
+    """
+    # Le contenu d'un srcdoc est échappé (« < » y est « &lt; ») : la première balise fermante
+    # qui suit est celle du cadre.
+    page = re.sub(r'<iframe class="obs-carte-interactive".*?</iframe>', "", page, flags=re.S)
     page = re.sub(r'(<a\b[^>]*?)\s+href="[^"]*"', r"\1", page)
     return re.sub(r"<details(?![^>]*\bopen\b)", "<details open", page)
 

@@ -206,7 +206,7 @@ def test_page_imprimee_sans_carte_interactive_ni_liens():
 @pytest.mark.lent
 def test_page_imprimee_du_lot_garde_tout_sauf_la_carte_interactive(lot):
     """Sur une vraie page publiée : seule la carte interactive part ; titres, tableaux, images et
-    carte statique restent, dans le même ordre."""
+    carte statique restent tous."""
     bilan, _ = lot
     page = (bilan["dossier"] / "95" / "rapport.html").read_text(encoding="utf-8")
     imprimee = page_a_imprimer(page)

@@ -21,7 +21,6 @@ from ..commun.typographie import format_nombre, format_part, typographier
 from . import couleurs
 
 __all__ = [
-    "figure_agg",
     "figure_html",
     "graphique_barres",
 ]
@@ -29,13 +28,15 @@ __all__ = [
 LARGEUR_TITRE = 70  # caractères par ligne de titre : un titre long passe à la ligne, jamais coupé
 
 
-def figure_agg(**options) -> Figure:
-    """Figure matplotlib hors de pyplot, sur le canevas Agg qui l'enregistrera en PNG.
+def _figure_sur_agg(**options) -> Figure:
+    """Figure hors de pyplot, posée sur le canevas Agg qui l'enregistrera en PNG.
 
     Sans canevas, chaque mesure d'un texte (titre replié, étiquettes, ``tight_layout``) refait un
-    rendu PNG pour obtenir un moteur de rendu neuf, et perd le cache des métriques du texte, qui
-    lui est attaché : 273 moteurs pour 24 figures d'un rapport. Un canevas Agg garde le sien
-    (mêmes dimensions, même résolution), donc les mêmes mesures et les mêmes pixels.
+    rendu PNG pour obtenir un moteur de rendu neuf, et perd le cache des métriques du texte qui
+    lui est attaché : 273 moteurs pour 24 graphiques d'un rapport. Le canevas Agg garde le sien
+    (mêmes dimensions, même résolution) : mêmes mesures, mêmes pixels. La carte statique n'en
+    veut pas : geopandas appelle ``canvas.draw_idle()`` après chaque ``.plot()``, sans effet sur
+    un canevas nu mais un rendu complet sur Agg (sept de trop par carte).
     """
     figure = Figure(**options)
     FigureCanvasAgg(figure)
@@ -80,7 +81,7 @@ def graphique_barres(
     libelles = [_couper(typographier(str(i))) for i in valeurs.index]
     lignes_libelles = sum(lib.count("\n") + 1 for lib in libelles)
     hauteur = max(2.4, 0.3 * lignes_libelles + 0.16 * len(valeurs) + 1.3) if horizontal else 4.2
-    figure = figure_agg(figsize=(7.5, hauteur + 0.22 * (len(lignes_titre) - 1)), dpi=110)
+    figure = _figure_sur_agg(figsize=(7.5, hauteur + 0.22 * (len(lignes_titre) - 1)), dpi=110)
     axe = figure.subplots()
     entiers = MaxNLocator(nbins=6, integer=True, steps=[1, 2, 5, 10], min_n_ticks=2)
     format_entier = FuncFormatter(lambda x, _: format_nombre(x))
